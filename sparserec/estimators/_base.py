@@ -1,0 +1,114 @@
+"""Plumbing shared by the linear-model style estimators (no algorithm here)."""
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .._array import get_namespace, to_numpy
+from .._validation import check_array, check_operator, check_problem
+
+__all__ = ["SparseRecoveryMixin"]
+
+
+class SparseRecoveryMixin:
+    """``fit(A, y)`` / ``predict(A)`` conventions of :class:`sklearn.linear_model.Lasso`.
+
+    ``A`` (``(m, n)``, a stack ``(B, m, n)`` or an operator) plays the role of
+    ``X``; ``coef_`` is ``(n,)`` for 1-D ``y``, ``(L, n)`` for ``y`` of shape
+    ``(m, L)``, ``(B, n)`` / ``(B, L, n)`` for stacks, and ``predict(A)``
+    returns ``A @ coef_.T`` in the layout of ``y``.  Complex data is accepted.
+    Subclasses implement ``_solve(problem) -> Result``.
+    """
+
+    def fit(self, A, y):
+        """Recover the sparse coefficients of every measurement vector in ``y``.
+
+        Parameters
+        ----------
+        A : array-like of shape ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+            Sensing matrix (the design matrix ``X`` of scikit-learn).
+        y : array-like of shape ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
+            Measurements, real or complex.
+
+        Returns
+        -------
+        self
+        """
+        problem = check_problem(A, y)
+        result = self._solve(problem)
+        x = result.x
+        self.coef_ = x if problem.squeeze else _swap_last(x)
+        self.n_iter_ = int(result.n_iter) if result.n_iter.ndim == 0 else result.n_iter
+        self.converged_ = bool(result.converged) if result.converged.ndim == 0 else result.converged
+        self.history_ = result.history
+        self.intercept_ = 0.0
+        self.n_features_in_ = problem.op.shape[1]
+        self._squeeze = problem.squeeze
+        return self
+
+    def predict(self, A):
+        """Measurements predicted by the fitted coefficients, ``A @ coef_.T``.
+
+        Parameters
+        ----------
+        A : array-like of shape ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+
+        Returns
+        -------
+        y_pred : array of shape ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
+        """
+        check_is_fitted(self)
+        op = check_operator(A, "A")
+        if op.shape[1] != self.n_features_in_:
+            raise ValueError(f"A has {op.shape[1]} columns: X has {op.shape[1]} features, but "
+                             f"{type(self).__name__} is expecting {self.n_features_in_} features "
+                             "as input")
+        x = self.coef_ if self._squeeze else _swap_last(self.coef_)
+        if op.is_stacked != (x.ndim == (2 if self._squeeze else 3)):
+            raise ValueError("A must be stacked (B, m, n) exactly when the model was fitted on "
+                             "a stack")
+        xp = op.xp
+        return op.matvec(xp.astype(xp.asarray(x), xp.result_type(op.dtype, x.dtype)))
+
+    def score(self, A, y, sample_weight=None):
+        """Coefficient of determination R^2 of the prediction (complex-aware).
+
+        Equals :func:`sklearn.metrics.r2_score` with uniform averaging over
+        targets for real data; moduli replace squares for complex data.
+
+        Parameters
+        ----------
+        A : array-like of shape ``(m, n)``, Operator or LinearOperator
+        y : array-like of shape ``(m,)`` or ``(m, L)``
+        sample_weight : array-like of shape ``(m,)``, optional
+
+        Returns
+        -------
+        score : float
+        """
+        y_true = to_numpy(check_array(y, "y"))
+        y_pred = to_numpy(self.predict(A))
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"y of shape {y_true.shape} does not match the prediction of "
+                             f"shape {y_pred.shape}")
+        w = np.ones(y_true.shape[-1 if y_true.ndim == 1 else -2]) if sample_weight is None \
+            else to_numpy(check_array(sample_weight, "sample_weight", ndims=(1,)))
+        if y_true.ndim == 1:
+            y_true, y_pred = y_true[:, None], y_pred[:, None]
+        w = w[:, None]
+        mean = (w * y_true).sum(0) / w.sum()
+        ss_res = (w * np.abs(y_true - y_pred) ** 2).sum(0)
+        ss_tot = (w * np.abs(y_true - mean) ** 2).sum(0)
+        safe = np.where(ss_tot > 0, ss_tot, 1.0)
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / safe, np.where(ss_res > 0, 0.0, 1.0))
+        return float(np.mean(r2))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        tags.input_tags.sparse = True
+        return tags
+
+
+def _swap_last(x):
+    xp = get_namespace(x)
+    return xp.matrix_transpose(x)

@@ -1,0 +1,4 @@
+"""Warnings raised by sparserec."""
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = ["ConvergenceWarning"]

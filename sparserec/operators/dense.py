@@ -1,0 +1,54 @@
+"""Explicit matrices: one shared ``(m, n)`` matrix or a stack ``(B, m, n)``."""
+from .._array import conj, get_namespace
+from .base import Operator
+
+__all__ = ["Dense"]
+
+
+class Dense(Operator):
+    """An explicit matrix ``A`` (``(m, n)``) or a stack of them (``(B, m, n)``).
+
+    Parameters
+    ----------
+    A : array of shape ``(m, n)`` or ``(B, m, n)``
+        Real or complex floating array of any array-API library; it is stored
+        as given (no copy) and the operator computes in its namespace.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec.operators import Dense
+    >>> op = Dense(np.ones((3, 4)))
+    >>> op.matvec(np.ones(4))
+    array([4., 4., 4.])
+    """
+
+    def __init__(self, A):
+        xp = get_namespace(A)
+        if A.ndim not in (2, 3):
+            raise ValueError(f"A must be 2-D (m, n) or 3-D (B, m, n), got shape {tuple(A.shape)}")
+        super().__init__(A.shape[-2:], A.dtype, xp, A.shape[:-2])
+        self.A = A
+        self._AH = None
+
+    @property
+    def _adjoint_matrix(self):
+        if self._AH is None:
+            self._AH = conj(self.xp, self.xp.matrix_transpose(self.A))
+        return self._AH
+
+    def _matmat(self, X):
+        return self.A @ X
+
+    def _rmatmat(self, Y):
+        return self._adjoint_matrix @ Y
+
+    def take(self, indices):
+        """The sub-stack of matrices ``indices`` (stacked operators only)."""
+        if not self.is_stacked:
+            return super().take(indices)
+        return Dense(self.xp.take(self.A, indices, axis=0))
+
+    def todense(self):
+        """The matrix itself."""
+        return self.A

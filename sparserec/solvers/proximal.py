@@ -1,0 +1,275 @@
+"""Proximal-gradient solvers: ISTA, FISTA (with adaptive restart), IHT and NIHT.
+
+All four are one gradient step on ``1/2 ||y - A x||^2`` followed by a
+threshold from :mod:`sparserec.prox`; they differ in the threshold, the step
+rule and the momentum, and all run on :func:`sparserec.solvers._engine.run`
+(batches, stacks, per-problem steps and per-problem stopping for free).
+"""
+from .._array import abs2, sum_abs2
+from .._validation import check_problem, check_scalar
+from ..prox import hard_threshold, l1_norm, soft_threshold, top_k
+from ._engine import run
+
+__all__ = ["ista", "fista", "iht", "lasso_duality_gap"]
+
+
+def _safe(xp, d):
+    return xp.where(d > 0, d, xp.ones_like(d))
+
+
+def _inverse_lipschitz(op, xp):
+    """Step ``1 / ||A||^2`` per map (``0-d`` shared, ``(P, 1, 1)`` stacked)."""
+    sigma = op.norm2()
+    if op.is_stacked:
+        sigma = xp.reshape(sigma, (-1, 1, 1))
+    return 1.0 / _safe(xp, sigma * sigma)
+
+
+def lasso_duality_gap(op, Y, X, lam):
+    """Duality gap of ``1/2 ||Y - A X||^2 + lam ||X||_1`` per problem.
+
+    The dual point is the residual scaled into the dual feasible set
+    ``||A^H theta||_inf <= lam``; moduli make it valid for complex data.
+
+    Parameters
+    ----------
+    op : Operator
+    Y : array ``(m, P)`` or ``(P, m, 1)``
+    X : array ``(n, P)`` or ``(P, n, 1)``
+    lam : float
+
+    Returns
+    -------
+    gap, primal : arrays of per-problem values (shape ``(1, P)`` or ``(P, 1, 1)``)
+    """
+    xp = op.xp
+    R = Y - op._matmat(X)
+    cmax = xp.max(xp.abs(op._rmatmat(R)), axis=-2, keepdims=True)
+    scale = xp.where(cmax > lam, lam / _safe(xp, cmax), xp.ones_like(cmax))
+    primal = 0.5 * sum_abs2(xp, R, -2) + lam * l1_norm(xp, X)
+    dual = 0.5 * sum_abs2(xp, Y, -2) - 0.5 * sum_abs2(xp, Y - xp.astype(scale, R.dtype) * R, -2)
+    return primal - dual, primal
+
+
+class _L1ProximalGradient:
+    """ISTA (``momentum=False``) or FISTA on the l1 problem."""
+
+    def __init__(self, lam, momentum, restart, x0):
+        self.lam, self.momentum, self.restart, self.x0 = lam, momentum, restart, x0
+
+    def init(self, op, Y):
+        xp = op.xp
+        X = _start(op, Y, self.x0)
+        ones = xp.ones_like(xp.real(Y[..., :1, :]))
+        state = {"x": X, "step": _inverse_lipschitz(op, xp)}
+        if self.momentum:
+            state.update(z=X, t=ones)
+        return state
+
+    def step(self, op, Y, st):
+        xp = op.xp
+        X, s = st["x"], st["step"]
+        Z = st["z"] if self.momentum else X
+        G = op._rmatmat(op._matmat(Z) - Y)
+        Xn = soft_threshold(Z - xp.astype(s, Z.dtype) * G, s * self.lam)
+        if not self.momentum:
+            return {"x": Xn, "step": s}
+        t = st["t"]
+        if self.restart:
+            # O'Donoghue & Candes gradient restart: momentum points uphill
+            uphill = xp.sum(xp.real(xp.conj(Z - Xn) * (Xn - X)) if xp.isdtype(Z.dtype, "complex floating")
+                            else (Z - Xn) * (Xn - X), axis=-2, keepdims=True) > 0
+            t = xp.where(uphill, xp.ones_like(t), t)
+        t_next = 0.5 * (1.0 + xp.sqrt(1.0 + 4.0 * t * t))
+        beta = xp.astype((t - 1.0) / t_next, Xn.dtype)
+        return {"x": Xn, "step": s, "z": Xn + beta * (Xn - X), "t": t_next}
+
+    def criterion(self, op, Y, st):
+        xp = op.xp
+        gap, _ = lasso_duality_gap(op, Y, st["x"], self.lam)
+        return gap / _safe(xp, sum_abs2(xp, Y, -2))
+
+
+def _start(op, Y, x0):
+    xp = op.xp
+    shape = Y.shape[:-2] + (op.shape[1], Y.shape[-1])
+    if x0 is None:
+        return xp.zeros(shape, dtype=Y.dtype)
+    return xp.astype(x0, Y.dtype)
+
+
+def _solve_l1(A, y, lam, momentum, restart, max_iter, tol, check_every, x0, name):
+    problem = check_problem(A, y)
+    lam = check_scalar(lam, "lam", low=0)
+    max_iter = check_scalar(max_iter, "max_iter", kind="int", low=0)
+    tol = check_scalar(tol, "tol", low=0)
+    check_every = check_scalar(check_every, "check_every", kind="int", low=1)
+    x0 = _check_x0(x0, problem)
+    algo = _L1ProximalGradient(lam, momentum, restart, x0)
+    return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every, name=name)
+
+
+def _check_x0(x0, problem):
+    """Bring a warm start from the user's layout into the solver's layout."""
+    if x0 is None:
+        return None
+    from .._validation import check_array
+    x0 = check_array(x0, "x0")
+    op = problem.op
+    want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
+    if tuple(x0.shape) != want:
+        raise ValueError(f"x0 must have shape {want}, got {tuple(x0.shape)}")
+    x0 = x0[..., None] if problem.squeeze else x0
+    if op.is_stacked and x0.shape[-1] > 1:
+        xp = op.xp
+        B, n, L = x0.shape
+        x0 = xp.reshape(xp.permute_dims(x0, (0, 2, 1)), (B * L, n, 1))
+    return x0
+
+
+def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
+    """Iterative shrinkage-thresholding for ``min 1/2||y - Ax||^2 + lam ||x||_1``.
+
+    Parameters
+    ----------
+    A : array ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+    y : array ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
+        Real or complex measurements; every column (and stack entry) is an
+        independent problem with its own step size and stopping.
+    lam : float
+        Non-negative l1 weight (unscaled: ``lam = alpha * m`` for Lasso's alpha).
+    max_iter : int
+    tol : float
+        Stop a problem once its duality gap is ``<= tol * ||y||^2``
+        (scikit-learn's Lasso criterion).
+    check_every : int
+        Iterations between gap evaluations (each costs one ``A`` and one ``A^H``).
+    x0 : array, optional
+        Warm start in the layout of the result.
+
+    Returns
+    -------
+    Result
+    """
+    return _solve_l1(A, y, lam, False, False, max_iter, tol, check_every, x0, "ista")
+
+
+def fista(A, y, *, lam, max_iter=1000, tol=1e-6, restart=True, check_every=10, x0=None):
+    """Fast ISTA (Beck & Teboulle) with optional adaptive restart.
+
+    Parameters are those of :func:`ista`, plus
+
+    restart : bool
+        Reset the momentum of a problem when it points uphill
+        (O'Donoghue & Candes gradient scheme); recovers linear convergence
+        once the support is identified.
+
+    Returns
+    -------
+    Result
+    """
+    return _solve_l1(A, y, lam, True, restart, max_iter, tol, check_every, x0, "fista")
+
+
+class _HardThresholding:
+    """IHT with fixed sparsity ``k`` or l0 weight ``lam``; NIHT when ``normalized``."""
+
+    _shrink, _kappa, _max_backtrack = 0.01, 2.0, 30
+
+    def __init__(self, k, lam, normalized, x0):
+        self.k, self.lam, self.normalized, self.x0 = k, lam, normalized, x0
+
+    def _threshold(self, V, step):
+        if self.k is not None:
+            return top_k(V, self.k)
+        return hard_threshold(V, (2.0 * step * self.lam) ** 0.5)
+
+    def init(self, op, Y):
+        xp = op.xp
+        X = _start(op, Y, self.x0)
+        G = op._rmatmat(Y - op._matmat(X))
+        return {"x": X, "step": _inverse_lipschitz(op, xp), "change": sum_abs2(xp, G, -2)}
+
+    def step(self, op, Y, st):
+        xp = op.xp
+        X = st["x"]
+        G = op._rmatmat(Y - op._matmat(X))
+        if self.normalized:
+            Xn = self._normalized_step(op, X, G)
+        else:
+            Xn = self._threshold(X + xp.astype(st["step"], G.dtype) * G, st["step"])
+        return {"x": Xn, "step": st["step"], "change": sum_abs2(xp, Xn - X, -2)}
+
+    def _normalized_step(self, op, X, G):
+        """Blumensath & Davies (2010) step: exact line search on the support, backtracking
+        whenever the support changes and the step is too long."""
+        xp = op.xp
+        on = X != 0
+        first = xp.sum(xp.astype(on, xp.int32), axis=-2, keepdims=True) == 0
+        S = xp.where(first, top_k(G, self.k) != 0, on)
+        gS = xp.where(S, G, xp.zeros_like(G))
+        mu = sum_abs2(xp, gS, -2) / _safe(xp, sum_abs2(xp, op._matmat(gS), -2))
+        Xn = top_k(X + xp.astype(mu, G.dtype) * G, self.k)
+        for _ in range(self._max_backtrack):
+            changed = xp.any((Xn != 0) != S, axis=-2, keepdims=True)
+            D = Xn - X
+            omega = (1 - self._shrink) * sum_abs2(xp, D, -2) / _safe(xp, sum_abs2(xp, op._matmat(D), -2))
+            long = changed & (mu > omega)
+            if not bool(xp.any(long)):
+                break
+            mu = xp.where(long, mu / (self._kappa * (1 - self._shrink)), mu)
+            Xn = xp.where(long, top_k(X + xp.astype(mu, G.dtype) * G, self.k), Xn)
+        return Xn
+
+    def criterion(self, op, Y, st):
+        xp = op.xp
+        change, size = st["change"], sum_abs2(xp, st["x"], -2)
+        ratio = xp.sqrt(change / _safe(xp, size))
+        return xp.where(size > 0, ratio, xp.where(change > 0, xp.full_like(change, xp.inf),
+                                                  xp.zeros_like(change)))
+
+
+def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
+        check_every=1, x0=None):
+    """Iterative hard thresholding (Blumensath & Davies), optionally normalized (NIHT).
+
+    Exactly one of ``k`` (keep the ``k`` largest entries: ``min ||y - Ax||``
+    s.t. ``||x||_0 <= k``) and ``lam`` (``min 1/2||y - Ax||^2 + lam ||x||_0``)
+    is given.
+
+    Parameters
+    ----------
+    A, y :
+        As in :func:`ista`.
+    k : int, optional
+        Sparsity level, ``1 <= k <= n``.
+    lam : float, optional
+        Non-negative l0 weight (unscaled).
+    normalized : bool
+        Normalized IHT: adaptive step with backtracking (needs ``k``); stable
+        without rescaling ``A``.
+    max_iter : int
+    tol : float
+        Stop a problem once ``||x_{t+1} - x_t|| <= tol * ||x_{t+1}||``.
+    check_every : int
+    x0 : array, optional
+        Warm start in the layout of the result.
+
+    Returns
+    -------
+    Result
+    """
+    problem = check_problem(A, y)
+    n = problem.op.shape[1]
+    if (k is None) == (lam is None):
+        raise ValueError("give exactly one of k (sparsity) and lam (l0 weight)")
+    k = check_scalar(k, "k", kind="int", low=1, high=n, allow_none=True)
+    lam = check_scalar(lam, "lam", low=0, allow_none=True)
+    if normalized and k is None:
+        raise ValueError("normalized IHT needs k (a sparsity level), not lam")
+    max_iter = check_scalar(max_iter, "max_iter", kind="int", low=0)
+    tol = check_scalar(tol, "tol", low=0)
+    check_every = check_scalar(check_every, "check_every", kind="int", low=1)
+    algo = _HardThresholding(k, lam, normalized, _check_x0(x0, problem))
+    return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every,
+               name="niht" if normalized else "iht")

@@ -1,0 +1,216 @@
+"""ISTA / FISTA / IHT against independent references (acceptance 1, 2, 4)."""
+import warnings
+
+import array_api_strict as xps
+import cvxpy as cp
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+
+from sparserec import FISTA, IHT, ISTA, ConvergenceWarning
+from sparserec.operators import Dense, Kron
+from sparserec.solvers import fista, iht, ista, lasso_duality_gap
+
+SOLVERS = {"ista": ista, "fista": fista}
+
+
+def _problem(seed, m=30, n=60, L=None, complex_=False, k=4, noise=0.05):
+    rng = np.random.default_rng(seed)
+    shape = (m, n)
+    A = rng.standard_normal(shape)
+    if complex_:
+        A = A + 1j * rng.standard_normal(shape)
+    cols = (n,) if L is None else (n, L)
+    x = np.zeros(cols, dtype=A.dtype)
+    x[:k] = rng.standard_normal((k,) + cols[1:])
+    y = A @ x
+    y = y + noise * (rng.standard_normal(y.shape) + (1j * rng.standard_normal(y.shape) if complex_ else 0))
+    return A, y
+
+
+def _lasso_objective(A, y, x, alpha):
+    m = A.shape[0]
+    r = y - A @ x
+    return np.sum(np.abs(r) ** 2, axis=0) / (2 * m) + alpha * np.sum(np.abs(x), axis=0)
+
+
+def _cvxpy_lasso(A, y, alpha):
+    m, n = A.shape
+    x = cp.Variable(n, complex=np.iscomplexobj(A) or np.iscomplexobj(y))
+    obj = cp.sum_squares(y - A @ x) / (2 * m) + alpha * cp.norm1(x)
+    cp.Problem(cp.Minimize(obj)).solve(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12,
+                                       tol_feas=1e-12, max_iter=500)
+    return obj.value
+
+
+@pytest.mark.parametrize("name", ["ista", "fista"])
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+@pytest.mark.parametrize("L", [None, 3], ids=["1d", "batch"])
+def test_objective_matches_cvxpy(name, complex_, L):
+    alpha = 0.05
+    A, y = _problem(10 + (L or 0), complex_=complex_, L=L)
+    res = SOLVERS[name](A, y, lam=alpha * A.shape[0], tol=1e-13, max_iter=200_000)
+    assert np.all(res.converged)
+    ours = np.atleast_1d(_lasso_objective(A, y, res.x, alpha))
+    cols = [y] if L is None else [y[:, j] for j in range(L)]
+    ref = np.array([_cvxpy_lasso(A, c, alpha) for c in cols])
+    np.testing.assert_allclose(ours, ref, rtol=1e-7)
+
+
+@pytest.mark.parametrize("est", [ISTA, FISTA])
+@pytest.mark.parametrize("L", [None, 4], ids=["1d", "batch"])
+def test_coefficients_match_sklearn_lasso(est, L):
+    A, y = _problem(3, m=40, n=80, L=L)
+    alpha = 0.02
+    ours = est(alpha=alpha, tol=1e-13, max_iter=300_000).fit(A, y)
+    ref = Lasso(alpha=alpha, fit_intercept=False, tol=1e-13, max_iter=1_000_000).fit(A, y)
+    assert ours.coef_.shape == ref.coef_.shape
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ours.predict(A), ref.predict(A), atol=1e-5)
+
+
+def test_duality_gap_is_zero_at_the_optimum_and_positive_elsewhere():
+    A, y = _problem(4, complex_=True)
+    lam = 2.0
+    res = fista(A, y, lam=lam, tol=1e-14, max_iter=100_000)
+    op, Y = Dense(A), y[:, None]
+    gap_opt, primal = lasso_duality_gap(op, Y, res.x[:, None], lam)
+    assert abs(float(gap_opt[0, 0])) <= 1e-10 * float(primal[0, 0])
+    gap_zero, _ = lasso_duality_gap(op, Y, np.zeros((A.shape[1], 1), complex), lam)
+    assert float(gap_zero[0, 0]) > 1e-3
+
+
+def test_alpha_above_alpha_max_gives_zero_in_zero_iterations():
+    A, y = _problem(5)
+    alpha_max = np.max(np.abs(A.T @ y)) / A.shape[0]
+    est = FISTA(alpha=1.01 * alpha_max).fit(A, y)
+    assert est.n_iter_ == 0 and not np.any(est.coef_)
+
+
+def test_restart_speeds_up_fista():
+    A, y = _problem(6, m=60, n=100, k=6, noise=0.01)
+    lam = 0.01 * 60
+    plain = fista(A, y, lam=lam, tol=1e-12, restart=False, max_iter=100_000)
+    restarted = fista(A, y, lam=lam, tol=1e-12, restart=True, max_iter=100_000)
+    slow = ista(A, y, lam=lam, tol=1e-12, max_iter=1_000_000)
+    np.testing.assert_allclose(restarted.x, plain.x, atol=1e-8)
+    assert restarted.n_iter < plain.n_iter < slow.n_iter
+
+
+@pytest.mark.parametrize("name", ["ista", "fista", "iht"])
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+def test_batch_and_stack_equal_the_per_problem_loop(name, complex_):
+    rng = np.random.default_rng(7)
+    B, m, n, L = 3, 25, 50, 2
+    As = rng.standard_normal((B, m, n)) + (1j * rng.standard_normal((B, m, n)) if complex_ else 0)
+    Ys = rng.standard_normal((B, m, L)) + (1j * rng.standard_normal((B, m, L)) if complex_ else 0)
+    kw = {"k": 5} if name == "iht" else {"lam": 1.5}
+    solve = {"ista": ista, "fista": fista, "iht": iht}[name]
+    kw.update(tol=1e-12, max_iter=100_000)
+    stacked = solve(As, Ys, **kw)
+    stacked_1d = solve(As, Ys[:, :, 0], **kw)
+    assert stacked.x.shape == (B, n, L) and stacked.n_iter.shape == (B, L)
+    for b in range(B):
+        batch = solve(As[b], Ys[b], **kw)
+        np.testing.assert_allclose(stacked.x[b], batch.x, atol=1e-10, rtol=0)
+        for j in range(L):
+            single = solve(As[b], Ys[b, :, j], **kw)
+            np.testing.assert_allclose(batch.x[:, j], single.x, atol=1e-10, rtol=0)
+            assert batch.n_iter[j] == single.n_iter == stacked.n_iter[b, j]
+        np.testing.assert_allclose(stacked_1d.x[b], solve(As[b], Ys[b, :, 0], **kw).x,
+                                   atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["ista", "fista", "iht"])
+@pytest.mark.parametrize("stacked", [False, True], ids=["shared", "stacked"])
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+def test_array_api_strict_equals_numpy(name, stacked, complex_):
+    rng = np.random.default_rng(8)
+    shape = (2, 20, 40) if stacked else (20, 40)
+    A = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if complex_ else 0)
+    Y = rng.standard_normal(shape[:-1] + (3,)) + (1j * rng.standard_normal(shape[:-1] + (3,)) if complex_ else 0)
+    solve = {"ista": ista, "fista": fista, "iht": iht}[name]
+    kw = {"k": 4} if name == "iht" else {"lam": 1.0}
+    kw.update(tol=1e-10, max_iter=20_000)
+    ref = solve(A, Y, **kw)
+    out = solve(xps.asarray(A), xps.asarray(Y), **kw)
+    assert isinstance(out.x, type(xps.asarray(0.0)))
+    np.testing.assert_allclose(np.from_dlpack(out.x), ref.x, atol=1e-12, rtol=0)
+    np.testing.assert_array_equal(out.n_iter, ref.n_iter)
+
+
+def test_kron_operator_equals_explicit_matrix():
+    rng = np.random.default_rng(9)
+    A1, A2 = rng.standard_normal((6, 10)), rng.standard_normal((5, 8))
+    x = np.zeros(80)
+    x[[3, 17, 50]] = [1.0, -2.0, 0.5]
+    y = np.kron(A1, A2) @ x + 0.01 * rng.standard_normal(30)
+    a = FISTA(alpha=0.01, tol=1e-12, max_iter=100_000).fit(Kron(A1, A2), y)
+    b = FISTA(alpha=0.01, tol=1e-12, max_iter=100_000).fit(np.kron(A1, A2), y)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-9)
+
+
+@pytest.mark.parametrize("normalized", [True, False], ids=["niht", "iht"])
+def test_iht_recovers_exact_support(normalized):
+    """m=128, n=256, k=10 noiseless Gaussian problems: well inside the recovery region."""
+    from sparserec import simulate
+    hits = 0
+    for seed in range(20):
+        prob = simulate.gaussian_cs(128, 256, 10, random_state=seed)
+        est = IHT(10, normalized=normalized, tol=1e-10, max_iter=5000).fit(prob.A, prob.y)
+        hits += np.array_equal(est.coef_ != 0, prob.support)
+    # NIHT (the default) must get every seed; the fixed 1/||A||^2 step is weaker
+    assert hits == 20 if normalized else hits >= 15
+
+
+def test_iht_with_l0_penalty_finds_the_least_squares_fit_on_the_true_support():
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((60, 100))
+    x = np.zeros(100)
+    x[:3] = [2.0, -1.5, 1.0]
+    y = A @ x + 0.01 * rng.standard_normal(60)
+    res = iht(A, y, lam=2.0, tol=1e-12, max_iter=20_000)
+    assert np.all(res.converged)
+    assert set(np.flatnonzero(res.x)) == {0, 1, 2}
+    # a fixed point of IHT is the least-squares fit on its support
+    np.testing.assert_allclose(res.x[:3], np.linalg.lstsq(A[:, :3], y, rcond=None)[0], atol=1e-9)
+
+
+def test_iht_default_sparsity_is_a_tenth_of_n():
+    A, y = _problem(12, m=40, n=50)
+    assert np.count_nonzero(IHT().fit(A, y).coef_) == 5
+
+
+def test_max_iter_reached_warns():
+    A, y = _problem(13)
+    with pytest.warns(ConvergenceWarning, match="did not converge for 1 of 1"):
+        est = FISTA(alpha=1e-3, tol=1e-15, max_iter=5).fit(A, y)
+    assert est.n_iter_ == 5 and est.converged_ is False
+
+
+@pytest.mark.parametrize("est", [ISTA(), FISTA(), IHT(3), IHT(alpha=0.1)], ids=repr)
+@pytest.mark.parametrize("complex_", [False, True], ids=["real", "complex"])
+def test_zero_measurements_give_zero_without_warnings(est, complex_):
+    A, _ = _problem(14, complex_=complex_)
+    y = np.zeros(A.shape[0], dtype=A.dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est.fit(A, y)
+    assert est.coef_.shape == (A.shape[1],) and not np.any(est.coef_)
+
+
+def test_warm_start_from_the_solution_stops_at_once():
+    A, y = _problem(15, L=2)
+    first = fista(A, y, lam=1.0, tol=1e-10, max_iter=50_000)
+    again = fista(A, y, lam=1.0, tol=1e-10, max_iter=50_000, x0=first.x)
+    assert np.all(again.n_iter == 0)
+    with pytest.raises(ValueError, match="x0 must have shape"):
+        fista(A, y, lam=1.0, x0=first.x[:, 0])
+
+
+def test_complex_recovery_with_fista():
+    from sparserec import metrics, simulate
+    prob = simulate.gaussian_cs(100, 256, 10, complex=True, snr_db=30, random_state=0)
+    est = FISTA(alpha=1e-4, tol=1e-8).fit(prob.A, prob.y)
+    assert np.iscomplexobj(est.coef_)
+    assert metrics.nmse_db(prob.x, est.coef_) < -25
