@@ -6,9 +6,9 @@ Estimators (``fit``/``predict``, real and complex, batched): :class:`ISTA`,
 :mod:`~sparserec.simulate` (seeded problem generators), :mod:`~sparserec.metrics`.
 """
 from . import metrics, operators, simulate, solvers
-from .estimators import FISTA, IHT, ISTA
+from .estimators import FISTA, IHT, ISTA, OMP
 from .exceptions import ConvergenceWarning
 
 __version__ = "0.1.0"
-__all__ = ["ISTA", "FISTA", "IHT", "operators", "solvers", "simulate", "metrics",
+__all__ = ["ISTA", "FISTA", "IHT", "OMP", "operators", "solvers", "simulate", "metrics",
            "ConvergenceWarning"]

@@ -6,25 +6,29 @@ import numpy as np
 
 from . import metrics, simulate
 from ._runtime import blas_summary
-from .estimators import FISTA, IHT, ISTA
+from .estimators import FISTA, IHT, ISTA, OMP
 
 __all__ = ["DemoRow", "demo_solvers", "run_demo", "format_table", "plot_convergence"]
 
 
-def demo_solvers(k):
+def demo_solvers(prob, k):
     """The estimators the demo runs, as ``(label, estimator)`` pairs.
 
     Every solver family adds its line here.
 
     Parameters
     ----------
+    prob : sparserec.simulate.CSProblem
+        The demo problem (its noise level sets the l1 weight).
     k : int
         True sparsity of the demo problem (given to the greedy solvers).
     """
-    from .estimators import OMP
+    m, n = prob.A.shape
+    # universal threshold sigma * sqrt(2 log n), in Lasso's 1/(2m) scaling
+    alpha = max(float(np.sqrt(np.mean(prob.noise_var))), 1e-6) * np.sqrt(2 * np.log(n)) / m
     return [
-        ("ISTA", ISTA(alpha=1e-3, tol=1e-6)),
-        ("FISTA", FISTA(alpha=1e-3, tol=1e-6)),
+        ("ISTA", ISTA(alpha=alpha, tol=1e-6)),
+        ("FISTA", FISTA(alpha=alpha, tol=1e-6)),
         ("IHT", IHT(k, normalized=False, tol=1e-8)),
         ("NIHT", IHT(k, normalized=True, tol=1e-8)),
         ("OMP", OMP(k)),
@@ -60,7 +64,7 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
     """
     prob = simulate.gaussian_cs(m, n, k, snr_db=snr_db, random_state=random_state)
     rows = []
-    for label, est in demo_solvers(k):
+    for label, est in demo_solvers(prob, k):
         start = time.perf_counter()
         est.fit(prob.A, prob.y)
         seconds = time.perf_counter() - start
@@ -91,7 +95,7 @@ def plot_convergence(rows, path):
             ax.semilogy(r.history[:, 0], np.maximum(r.history[:, 1], 1e-17), marker=".",
                         label=r.solver)
     ax.set_xlabel("iteration")
-    ax.set_ylabel("stopping criterion\n(l1: duality gap / ||y||², IHT: relative change)")
+    ax.set_ylabel("stopping criterion (l1: duality gap / ||y||²,\nIHT: relative change, OMP: residual norm)")
     ax.set_title("sparserec demo: convergence")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -81,14 +81,17 @@ def top_k(v, k):
             return v.copy()
         if k <= 0:
             return np.zeros_like(v)
-        # O(n) selection of the k-th largest modulus, then keep everything
-        # strictly above it plus the lowest-index ties (argpartition alone
-        # breaks ties arbitrarily, unlike the documented rule and the xp path)
+        # O(n) selection of the k-th largest modulus; keep everything at or
+        # above it and, where that is more than k (ties at the k-th value),
+        # drop the highest-index ties (argpartition alone would break ties
+        # arbitrarily, unlike the documented rule and the xp path below)
         kth = np.partition(mag, n - k, axis=-2)[..., n - k:n - k + 1, :]
-        above = mag > kth
-        tie = mag == kth
-        n_ties = k - np.sum(above, axis=-2, keepdims=True)
-        keep = above | (tie & (np.cumsum(tie, axis=-2) <= n_ties))
+        keep = mag >= kth
+        extra = np.sum(keep, axis=-2, keepdims=True) - k
+        if np.any(extra > 0):
+            tie = mag == kth
+            n_keep = np.sum(tie, axis=-2, keepdims=True) - extra
+            keep &= ~tie | (np.cumsum(tie, axis=-2) <= n_keep)
         return np.where(keep, v, 0)
     order = xp.argsort(-mag, axis=-2, stable=True)
     rank = xp.argsort(order, axis=-2, stable=True)

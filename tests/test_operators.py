@@ -281,7 +281,9 @@ def test_shape_mismatch_raises(case):
     if case in STACKED:
         bad += [(op.matvec, np.ones((B + 1, n))),         # wrong stack size
                 (op.matvec, np.ones((n,))),               # missing stack axis
-                (op.rmatvec, np.ones((B - 1, m, 2)))]
+                (op.rmatvec, np.ones((B - 1, m, 2))),
+                (op.matvec, np.ones((1, n, 2))),           # would broadcast silently
+                (op.rmatvec, np.ones((1, m)))]
     else:
         bad += [(op.matvec, np.ones((2, n, 1)))]          # a shared op takes no stack axis
     for fn, x in bad:

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from sparserec import FISTA, IHT, ISTA
+from sparserec import FISTA, IHT, ISTA, OMP
 from sparserec.solvers import fista, iht
 
-ESTIMATORS = [ISTA, FISTA, IHT]
+ESTIMATORS = [ISTA, FISTA, IHT, OMP]
 
 
 def _data(seed=0, m=20, n=30):
@@ -48,7 +48,7 @@ BAD_PROBLEMS = [
 @pytest.mark.parametrize("A, y, exc, msg", BAD_PROBLEMS,
                          ids=[f"row{i}" for i in range(len(BAD_PROBLEMS))])
 def test_bad_problem_raises_naming_the_argument(est, A, y, exc, msg):
-    model = est(3) if est is IHT else est(alpha=0.01)
+    model = est(3) if est in (IHT, OMP) else est(alpha=0.01)
     if exc is None:
         model.fit(A, y)
         return
@@ -101,8 +101,8 @@ def test_integer_inputs_are_converted_to_float(est):
     rng = np.random.default_rng(3)
     A = rng.integers(-5, 6, size=(25, 40))
     y = A[:, :2] @ np.array([3, -2])
-    model = est(2) if est is IHT else est(alpha=0.01, tol=1e-10, max_iter=100_000)
-    ref = est(2) if est is IHT else est(alpha=0.01, tol=1e-10, max_iter=100_000)
+    model = est(2) if est in (IHT, OMP) else est(alpha=0.01, tol=1e-10, max_iter=100_000)
+    ref = est(2) if est in (IHT, OMP) else est(alpha=0.01, tol=1e-10, max_iter=100_000)
     np.testing.assert_array_equal(model.fit(A, y).coef_, ref.fit(A.astype(float), y.astype(float)).coef_)
     assert model.coef_.dtype == np.float64
 

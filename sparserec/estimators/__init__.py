@@ -1,4 +1,5 @@
 """scikit-learn estimators: validate, call a solver, store fitted attributes."""
+from .greedy import OMP
 from .proximal import FISTA, IHT, ISTA
 
-__all__ = ["ISTA", "FISTA", "IHT"]
+__all__ = ["ISTA", "FISTA", "IHT", "OMP"]

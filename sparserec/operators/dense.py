@@ -43,6 +43,17 @@ class Dense(Operator):
     def _rmatmat(self, Y):
         return self._adjoint_matrix @ Y
 
+    def _compute_norm2(self):
+        """Exact spectral norms from the eigenvalues of the smaller Gram matrix
+        (power iteration when both sides exceed 2048)."""
+        xp = self.xp
+        m, n = self.shape
+        if min(m, n) > 2048:
+            return super()._compute_norm2()
+        gram = self.A @ self._adjoint_matrix if m <= n else self._adjoint_matrix @ self.A
+        top = xp.linalg.eigvalsh(gram)[..., -1]
+        return xp.sqrt(xp.clip(top, min=0.0))
+
     def take(self, indices):
         """The sub-stack of matrices ``indices`` (stacked operators only)."""
         if not self.is_stacked:

@@ -22,7 +22,7 @@ import numpy as np
 from .._array import to_numpy
 from ..exceptions import ConvergenceWarning
 
-__all__ = ["Result", "Batch", "run"]
+__all__ = ["Result", "Batch", "run", "make_result"]
 
 
 @dataclass
@@ -114,6 +114,8 @@ def run(algorithm, problem, *, max_iter, tol, check_every=1, name="solver"):
         ``step(op, Y, state) -> state`` and ``criterion(op, Y, state)``
         returning a per-problem array (it is also checked before the first
         step, so problems solved by the starting point cost nothing).
+        An optional ``refresh(op, Y, state) -> state`` runs before each check
+        (to recompute quantities the steps update incrementally).
     problem : sparserec._validation.Problem
     max_iter : int
     tol : float
@@ -148,6 +150,8 @@ def run(algorithm, problem, *, max_iter, tol, check_every=1, name="solver"):
     it = 0
     while True:
         if it % check_every == 0 or it == max_iter:
+            if hasattr(algorithm, "refresh"):
+                state = algorithm.refresh(op, Y, state)
             crit = to_numpy(batch.flat(algorithm.criterion(op, Y, state)))
             live = ~retired
             history.append((it, float(np.max(crit[live]))))
@@ -174,16 +178,31 @@ def run(algorithm, problem, *, max_iter, tol, check_every=1, name="solver"):
     X = xp.concat(done_x, axis=batch.axis)
     X = batch.take(X, xp.asarray(order))
     n_iter[:] = np.concatenate(done_iter)[order]
+    return make_result(problem, batch.restore(X), batch.restore_flags(n_iter),
+                       batch.restore_flags(converged), history, name=name, max_iter=max_iter,
+                       tol=tol)
+
+
+def make_result(problem, X, n_iter, converged, history, *, name, max_iter, tol):
+    """Assemble a :class:`Result` in the user's layout; warn about unconverged problems.
+
+    Parameters
+    ----------
+    problem : sparserec._validation.Problem
+    X : array ``(n, L)`` or ``(B, n, L)``
+    n_iter, converged : numpy arrays ``(L,)`` or ``(B, L)``
+    history : sequence of ``(iteration, criterion)`` pairs
+    name : str
+    max_iter : int
+    tol : float
+    """
     if not converged.all():
         warnings.warn(f"{name} did not converge for {int((~converged).sum())} of "
                       f"{converged.size} problems in max_iter={max_iter} iterations "
                       f"(tol={tol:g}); increase max_iter or loosen tol",
-                      ConvergenceWarning, stacklevel=3)
-    return Result(x=problem.restore(batch.restore(X)),
-                  n_iter=_squeeze(batch.restore_flags(n_iter), problem.squeeze),
-                  converged=_squeeze(batch.restore_flags(converged), problem.squeeze),
+                      ConvergenceWarning, stacklevel=4)
+    squeeze = problem.squeeze
+    return Result(x=problem.restore(X),
+                  n_iter=n_iter[..., 0] if squeeze else n_iter,
+                  converged=converged[..., 0] if squeeze else converged,
                   history=np.asarray(history, dtype=float).reshape(-1, 2))
-
-
-def _squeeze(values, squeeze):
-    return values[..., 0] if squeeze else values

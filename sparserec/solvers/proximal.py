@@ -5,10 +5,13 @@ threshold from :mod:`sparserec.prox`; they differ in the threshold, the step
 rule and the momentum, and all run on :func:`sparserec.solvers._engine.run`
 (batches, stacks, per-problem steps and per-problem stopping for free).
 """
-from .._array import abs2, sum_abs2
+import numpy as np
+
+from .._array import sum_abs2
 from .._validation import check_problem, check_scalar
+from ..operators import Dense
 from ..prox import hard_threshold, l1_norm, soft_threshold, top_k
-from ._engine import run
+from ._engine import make_result, run
 
 __all__ = ["ista", "fista", "iht", "lasso_duality_gap"]
 
@@ -25,7 +28,7 @@ def _inverse_lipschitz(op, xp):
     return 1.0 / _safe(xp, sigma * sigma)
 
 
-def lasso_duality_gap(op, Y, X, lam):
+def lasso_duality_gap(op, Y, X, lam, residual=None):
     """Duality gap of ``1/2 ||Y - A X||^2 + lam ||X||_1`` per problem.
 
     The dual point is the residual scaled into the dual feasible set
@@ -37,13 +40,15 @@ def lasso_duality_gap(op, Y, X, lam):
     Y : array ``(m, P)`` or ``(P, m, 1)``
     X : array ``(n, P)`` or ``(P, n, 1)``
     lam : float
+    residual : array, optional
+        ``Y - A X`` when the caller already has it.
 
     Returns
     -------
     gap, primal : arrays of per-problem values (shape ``(1, P)`` or ``(P, 1, 1)``)
     """
     xp = op.xp
-    R = Y - op._matmat(X)
+    R = Y - op._matmat(X) if residual is None else residual
     cmax = xp.max(xp.abs(op._rmatmat(R)), axis=-2, keepdims=True)
     scale = xp.where(cmax > lam, lam / _safe(xp, cmax), xp.ones_like(cmax))
     primal = 0.5 * sum_abs2(xp, R, -2) + lam * l1_norm(xp, X)
@@ -51,8 +56,30 @@ def lasso_duality_gap(op, Y, X, lam):
     return primal - dual, primal
 
 
+def _real_inner(xp, a, b):
+    """Per-problem ``Re(a^H b)`` summed over axis ``-2`` (complex-aware)."""
+    prod = xp.conj(a) * b if xp.isdtype(a.dtype, "complex floating") else a * b
+    return xp.sum(xp.real(prod) if xp.isdtype(prod.dtype, "complex floating") else prod,
+                  axis=-2, keepdims=True)
+
+
 class _L1ProximalGradient:
-    """ISTA (``momentum=False``) or FISTA on the l1 problem."""
+    """ISTA (``momentum=False``) or FISTA on the l1 problem, with an adaptive step.
+
+    The state carries the iterate ``x``, the extrapolated point ``z`` and their
+    images ``sx = A x - y``, ``sz = A z - y``, updated with the move's image
+    ``A d`` (``d = x_new - z``) rather than recomputed, so an iteration costs one
+    ``A^H`` and one ``A``.  The step ``1/lip`` is adapted per problem: each
+    iteration first tries ``lip * SHRINK`` and backs off (to at least ``MARGIN``
+    times the move's curvature ``||A d||^2 / ||d||^2``, an accurate Rayleigh
+    quotient) whenever the curvature exceeds it, so every step is a valid
+    majorisation step.  The momentum update uses the ratio of
+    successive ``lip`` (Scheinberg, Goldfarb & Bai, FoCM 2014), and the gradient
+    restart of O'Donoghue & Candes resets it when it points uphill.  The first
+    ``lip`` is the curvature along ``A^H y``.
+    """
+
+    SHRINK, GROW, MARGIN, MAX_BACKTRACK = 0.8, 1.5, 1.01, 60
 
     def __init__(self, lam, momentum, restart, x0):
         self.lam, self.momentum, self.restart, self.x0 = lam, momentum, restart, x0
@@ -60,33 +87,50 @@ class _L1ProximalGradient:
     def init(self, op, Y):
         xp = op.xp
         X = _start(op, Y, self.x0)
-        ones = xp.ones_like(xp.real(Y[..., :1, :]))
-        state = {"x": X, "step": _inverse_lipschitz(op, xp)}
-        if self.momentum:
-            state.update(z=X, t=ones)
-        return state
+        SX = op._matmat(X) - Y
+        C = op._rmatmat(Y)
+        cc = sum_abs2(xp, C, -2)
+        lip = xp.where(cc > 0, sum_abs2(xp, op._matmat(C), -2) / _safe(xp, cc), xp.ones_like(cc))
+        lip = xp.where(lip > 0, lip, xp.ones_like(lip)) / self.SHRINK
+        return {"x": X, "sx": SX, "z": X, "sz": SX, "lip": lip, "t": xp.ones_like(lip)}
 
     def step(self, op, Y, st):
         xp = op.xp
-        X, s = st["x"], st["step"]
-        Z = st["z"] if self.momentum else X
-        G = op._rmatmat(op._matmat(Z) - Y)
-        Xn = soft_threshold(Z - xp.astype(s, Z.dtype) * G, s * self.lam)
-        if not self.momentum:
-            return {"x": Xn, "step": s}
+        X, SX, Z, SZ = st["x"], st["sx"], st["z"], st["sz"]
+        G = op._rmatmat(SZ)
+        lip = st["lip"] * self.SHRINK
+        for _ in range(self.MAX_BACKTRACK):
+            Xn = soft_threshold(Z - G / xp.astype(lip, G.dtype), self.lam / lip)
+            D = Xn - Z
+            AD = op._matmat(D)
+            dd = sum_abs2(xp, D, -2)
+            curv = sum_abs2(xp, AD, -2)
+            long = (curv > lip * dd * (1.0 + 1e-9)) & (dd > 0)
+            if not bool(xp.any(long)):
+                break
+            lip = xp.where(long, xp.maximum(self.MARGIN * curv / _safe(xp, dd), lip * self.GROW), lip)
+        SN = SZ + AD
         t = st["t"]
+        if not self.momentum:
+            return {"x": Xn, "sx": SN, "z": Xn, "sz": SN, "lip": lip, "t": t}
         if self.restart:
-            # O'Donoghue & Candes gradient restart: momentum points uphill
-            uphill = xp.sum(xp.real(xp.conj(Z - Xn) * (Xn - X)) if xp.isdtype(Z.dtype, "complex floating")
-                            else (Z - Xn) * (Xn - X), axis=-2, keepdims=True) > 0
+            uphill = _real_inner(xp, Z - Xn, Xn - X) > 0
             t = xp.where(uphill, xp.ones_like(t), t)
-        t_next = 0.5 * (1.0 + xp.sqrt(1.0 + 4.0 * t * t))
+        t_next = 0.5 * (1.0 + xp.sqrt(1.0 + 4.0 * t * t * lip / st["lip"]))
         beta = xp.astype((t - 1.0) / t_next, Xn.dtype)
-        return {"x": Xn, "step": s, "z": Xn + beta * (Xn - X), "t": t_next}
+        return {"x": Xn, "sx": SN, "z": Xn + beta * (Xn - X), "sz": SN + beta * (SN - SX),
+                "lip": lip, "t": t_next}
+
+    def refresh(self, op, Y, st):
+        """Recompute the images exactly (they are updated incrementally between checks)."""
+        st = dict(st)
+        st["sx"] = op._matmat(st["x"]) - Y
+        st["sz"] = op._matmat(st["z"]) - Y if self.momentum else st["sx"]
+        return st
 
     def criterion(self, op, Y, st):
         xp = op.xp
-        gap, _ = lasso_duality_gap(op, Y, st["x"], self.lam)
+        gap, _ = lasso_duality_gap(op, Y, st["x"], self.lam, residual=-st["sx"])
         return gap / _safe(xp, sum_abs2(xp, Y, -2))
 
 
@@ -104,13 +148,39 @@ def _solve_l1(A, y, lam, momentum, restart, max_iter, tol, check_every, x0, name
     max_iter = check_scalar(max_iter, "max_iter", kind="int", low=0)
     tol = check_scalar(tol, "tol", low=0)
     check_every = check_scalar(check_every, "check_every", kind="int", low=1)
-    x0 = _check_x0(x0, problem)
-    algo = _L1ProximalGradient(lam, momentum, restart, x0)
+    if _numba_path(problem):
+        from ._l1_numba import solve_l1_numba
+        X, n_iter, converged, history = solve_l1_numba(
+            problem.op, problem.Y, lam=lam, momentum=momentum, restart=restart,
+            max_iter=max_iter, tol=tol, check_every=check_every,
+            x0=None if x0 is None else _check_x0(x0, problem, stack_columns=False))
+        return make_result(problem, X, n_iter, converged, history, name=name,
+                           max_iter=max_iter, tol=tol)
+    algo = _L1ProximalGradient(lam, momentum, restart, _check_x0(x0, problem))
     return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every, name=name)
 
 
-def _check_x0(x0, problem):
-    """Bring a warm start from the user's layout into the solver's layout."""
+def _numba_path(problem):
+    """Batches of explicit float64/complex128 NumPy problems take the Numba kernels.
+
+    A single problem stays on the array-API path: it needs no compiled code, so
+    a first call in a fresh process costs what scikit-learn's does.
+    """
+    op, Y = problem.op, problem.Y
+    n_problems = Y.shape[-1] * (op.batch_shape[0] if op.is_stacked else 1)
+    return (_USE_NUMBA and n_problems >= _NUMBA_MIN_PROBLEMS and isinstance(op, Dense)
+            and isinstance(op.A, np.ndarray) and isinstance(Y, np.ndarray)
+            and Y.dtype in (np.float64, np.complex128))
+
+
+_USE_NUMBA = True  # tests switch it off to compare with the array-API path
+_NUMBA_MIN_PROBLEMS = 8
+
+
+def _check_x0(x0, problem, stack_columns=True):
+    """Bring a warm start from the user's layout into the solver's layout
+    (``(n, L)`` / ``(B, n, L)``; stacks with ``L > 1`` flattened to ``(B*L, n, 1)``
+    unless ``stack_columns`` is False)."""
     if x0 is None:
         return None
     from .._validation import check_array
@@ -120,7 +190,7 @@ def _check_x0(x0, problem):
     if tuple(x0.shape) != want:
         raise ValueError(f"x0 must have shape {want}, got {tuple(x0.shape)}")
     x0 = x0[..., None] if problem.squeeze else x0
-    if op.is_stacked and x0.shape[-1] > 1:
+    if stack_columns and op.is_stacked and x0.shape[-1] > 1:
         xp = op.xp
         B, n, L = x0.shape
         x0 = xp.reshape(xp.permute_dims(x0, (0, 2, 1)), (B * L, n, 1))
