@@ -5,7 +5,7 @@ import numpy as np
 __all__ = ["soft_threshold_numba"]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _soft(v, t, out):
     # v, out: (B, n, P); t: (Bt, 1, Pt) with Bt in {1, B}, Pt in {1, P}
     B, n, P = v.shape
@@ -16,8 +16,12 @@ def _soft(v, t, out):
             for p in range(P):
                 tau = t[b if sb else 0, 0, p if sp else 0]
                 a = v[b, i, p]
-                mod = abs(a)
-                out[b, i, p] = 0.0 if mod <= tau else a * (1.0 - tau / mod)
+                # squared modulus first: the square root only for survivors
+                m2 = (a * np.conj(a)).real
+                if m2 <= tau * tau:
+                    out[b, i, p] = 0.0
+                else:
+                    out[b, i, p] = a * (1.0 - tau / np.sqrt(m2))
 
 
 def soft_threshold_numba(v, t):

@@ -28,7 +28,7 @@ _GRAM_MAX_N = 4096
 _SHRINK, _GROW, _MARGIN, _MAX_BACKTRACK = 0.8, 1.5, 1.01, 60
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True)
 def _real_dot(a, b):
     # Re(a^H b)
     s = 0.0
