@@ -401,19 +401,9 @@ def test_array_api_strict_matches_numpy(case, dtype):
     _check_against_numpy(case, dtype, xps)
 
 
-def _cupy_or_skip():
-    cp = pytest.importorskip("cupy")
-    try:
-        if cp.cuda.runtime.getDeviceCount() < 1:
-            pytest.skip("no CUDA device")
-    except Exception as exc:  # CUDA driver missing
-        pytest.skip(f"no CUDA device ({exc})")
-    return cp
-
-
 @pytest.mark.gpu
-def test_cupy_matches_numpy():
-    cp = _cupy_or_skip()
+def test_cupy_matches_numpy(cupy):
+    cp = cupy
     for case in STRICT_CASES:
         for dtype in DTYPES:
             _check_against_numpy(case, dtype, cp, on_device=cp.asarray)
