@@ -58,7 +58,7 @@ def test_objective_matches_cvxpy(name, complex_, L):
 
 
 @pytest.mark.parametrize("est", [ISTA, FISTA])
-@pytest.mark.parametrize("L", [None, 4], ids=["1d", "batch"])
+@pytest.mark.parametrize("L", [None, 4, 24], ids=["1d", "batch", "batch-numba"])
 def test_coefficients_match_sklearn_lasso(est, L):
     A, y = _problem(3, m=40, n=80, L=L)
     alpha = 0.02
@@ -67,6 +67,20 @@ def test_coefficients_match_sklearn_lasso(est, L):
     assert ours.coef_.shape == ref.coef_.shape
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5, rtol=0)
     np.testing.assert_allclose(ours.predict(A), ref.predict(A), atol=1e-5)
+
+
+@pytest.mark.parametrize("est", [ISTA, FISTA])
+def test_stack_matches_a_loop_of_sklearn_lasso(est):
+    rng = np.random.default_rng(21)
+    As = rng.standard_normal((10, 30, 50))
+    Ys = np.einsum("bmn,bn->bm", As[:, :, :5], rng.standard_normal((10, 5))) \
+        + 0.05 * rng.standard_normal((10, 30))
+    ours = est(alpha=0.02, tol=1e-13, max_iter=300_000).fit(As, Ys)
+    assert ours.coef_.shape == (10, 50)
+    for b in range(10):
+        ref = Lasso(alpha=0.02, fit_intercept=False, tol=1e-13, max_iter=1_000_000).fit(As[b], Ys[b])
+        np.testing.assert_allclose(ours.coef_[b], ref.coef_, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(ours.predict(As), np.einsum("bmn,bn->bm", As, ours.coef_))
 
 
 def test_duality_gap_is_zero_at_the_optimum_and_positive_elsewhere():

@@ -40,6 +40,9 @@ class ISTA(_Lasso):
     n_iter_ : int or ndarray
         Iterations per problem.
     converged_ : bool or ndarray
+    history_ : ndarray of shape ``(n_checks, 2)``
+        Iteration and largest stopping criterion over the running problems at
+        each check (the convergence trace).
     intercept_ : float
         Always 0.0 (no intercept is fitted).
     n_features_in_ : int
@@ -80,7 +83,7 @@ class FISTA(_Lasso):
 
     Attributes
     ----------
-    coef_, n_iter_, converged_, intercept_, n_features_in_ :
+    coef_, n_iter_, converged_, history_, intercept_, n_features_in_ :
         As in :class:`ISTA`.
 
     Examples
@@ -130,7 +133,7 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_, n_iter_, converged_, intercept_, n_features_in_ :
+    coef_, n_iter_, converged_, history_, intercept_, n_features_in_ :
         As in :class:`ISTA`.
     """
 

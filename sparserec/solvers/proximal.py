@@ -8,7 +8,7 @@ rule and the momentum, and all run on :func:`sparserec.solvers._engine.run`
 import numpy as np
 
 from .._array import sum_abs2
-from .._validation import check_problem, check_scalar
+from .._validation import check_array, check_problem, check_scalar
 from ..operators import Dense
 from ..prox import hard_threshold, l1_norm, soft_threshold, top_k
 from ._engine import make_result, run
@@ -183,7 +183,6 @@ def _check_x0(x0, problem, stack_columns=True):
     unless ``stack_columns`` is False)."""
     if x0 is None:
         return None
-    from .._validation import check_array
     x0 = check_array(x0, "x0")
     op = problem.op
     want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
@@ -203,6 +202,8 @@ def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
     Parameters
     ----------
     A : array ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+        Sensing matrix, stack or operator (or a validated
+        :class:`~sparserec._validation.Problem`, then ``y=None``).
     y : array ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
         Real or complex measurements; every column (and stack entry) is an
         independent problem with its own step size and stopping.
@@ -213,7 +214,8 @@ def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
         Stop a problem once its duality gap is ``<= tol * ||y||^2``
         (scikit-learn's Lasso criterion).
     check_every : int
-        Iterations between gap evaluations (each costs one ``A`` and one ``A^H``).
+        Iterations between gap evaluations (each recomputes the images of the
+        iterates exactly: two ``A`` and one ``A^H``).
     x0 : array, optional
         Warm start in the layout of the result.
 
