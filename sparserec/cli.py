@@ -35,7 +35,18 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``sparserec`` console script."""
+    """Entry point of the ``sparserec`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 2 for invalid arguments.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

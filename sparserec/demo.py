@@ -75,7 +75,16 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
 
 
 def format_table(rows):
-    """The demo table as text (one line per solver)."""
+    """The demo table as text (one line per solver).
+
+    Parameters
+    ----------
+    rows : list of DemoRow
+
+    Returns
+    -------
+    str
+    """
     lines = [f"{'solver':<8} {'NMSE [dB]':>10} {'support F1':>11} {'iterations':>11} {'time [ms]':>10}"]
     for r in rows:
         lines.append(f"{r.solver:<8} {r.nmse_db:>10.2f} {r.support_f1:>11.3f} {r.n_iter:>11d} "
@@ -84,7 +93,14 @@ def format_table(rows):
 
 
 def plot_convergence(rows, path):
-    """Write the stopping criterion of every iterative solver against iterations to ``path``."""
+    """Plot every solver's stopping criterion against iterations.
+
+    Parameters
+    ----------
+    rows : list of DemoRow
+    path : str or path-like
+        PNG file to write (the BLAS/Numba thread setting is printed on it).
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -13,7 +13,16 @@ _NUMBA_MIN_SIZE = 1 << 14
 
 
 def l1_norm(xp, x, axis=-2):
-    """Sum of moduli along ``axis`` (keeping it): the l1 norm, complex-aware."""
+    """Sum of moduli along ``axis`` (keeping it): the l1 norm, complex-aware.
+
+    Parameters
+    ----------
+    xp : module
+        Array namespace of ``x``.
+    x : array
+    axis : int
+        Axis of the unknowns (default ``-2``).
+    """
     return xp.sum(xp.abs(x), axis=axis, keepdims=True)
 
 

@@ -22,3 +22,22 @@ def test_examples_exist():
     attempted = sum(doctest.testmod(importlib.import_module(n), verbose=False,
                                     optionflags=doctest.ELLIPSIS).attempted for n in MODULES)
     assert attempted >= 10
+
+
+def _public_objects():
+    public = [m for m in MODULES if not any(part.startswith("_") for part in m.split("."))]
+    for name in public + ["sparserec"]:
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", []):
+            obj = getattr(module, attr)
+            if callable(obj) or isinstance(obj, type):
+                yield f"{name}.{attr}", obj
+
+
+@pytest.mark.parametrize("qualname, obj", list(_public_objects()), ids=lambda v: v if isinstance(v, str) else "")
+def test_public_names_have_numpydoc_docstrings(qualname, obj):
+    import inspect
+    doc = inspect.getdoc(obj) or ""
+    assert doc.strip(), f"{qualname} has no docstring"
+    if inspect.isfunction(obj) and len(inspect.signature(obj).parameters) > 0:
+        assert "Parameters" in doc or "parameters" in doc.lower(), f"{qualname}: no Parameters section"
