@@ -274,3 +274,18 @@ def test_cupy_equals_numpy(cupy, name, stacked):
     out = solve(cupy.asarray(A), cupy.asarray(Y), **kw)
     assert isinstance(out.x, cupy.ndarray)
     np.testing.assert_allclose(cupy.asnumpy(out.x), ref.x, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("est", [ISTA, FISTA], ids=lambda c: c.__name__)
+def test_warm_start_follows_a_regularisation_path(est):
+    A, y = _problem(18, m=40, n=80, L=3)
+    alphas = [0.1, 0.05, 0.02, 0.01]
+    cold = [est(alpha=a, tol=1e-10, max_iter=100_000).fit(A, y) for a in alphas]
+    warm_model = est(tol=1e-10, max_iter=100_000, warm_start=True)
+    warm = [warm_model.set_params(alpha=a).fit(A, y).coef_.copy() for a in alphas]
+    for c, w in zip(cold, warm):
+        np.testing.assert_allclose(w, c.coef_, atol=1e-6)
+    # refitting at the solution costs nothing
+    assert np.all(warm_model.fit(A, y).n_iter_ == 0)
+    # a different number of targets cannot warm-start: it starts from zero
+    assert warm_model.fit(A, y[:, 0]).coef_.shape == (80,)

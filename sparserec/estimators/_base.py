@@ -44,6 +44,15 @@ class SparseRecoveryMixin:
         self._squeeze = problem.squeeze
         return self
 
+    def _warm_start_x0(self, problem):
+        """The previous solution in solver layout when ``warm_start`` applies, else None."""
+        if not getattr(self, "warm_start", False) or not hasattr(self, "coef_"):
+            return None
+        x = self.coef_ if self._squeeze else _swap_last(self.coef_)
+        op = problem.op
+        want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
+        return x if tuple(x.shape) == want else None
+
     def predict(self, A):
         """Measurements predicted by the fitted coefficients, ``A @ coef_.T``.
 

@@ -14,7 +14,7 @@ class _Lasso(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     def _solve_kwargs(self, problem):
         alpha = check_scalar(self.alpha, "alpha", low=0)
         return dict(lam=alpha * problem.op.shape[0], max_iter=self.max_iter, tol=self.tol,
-                    check_every=self.check_every)
+                    check_every=self.check_every, x0=self._warm_start_x0(problem))
 
 
 class ISTA(_Lasso):
@@ -33,6 +33,9 @@ class ISTA(_Lasso):
         Stop once the duality gap is ``<= tol * ||y||^2`` (Lasso's criterion).
     check_every : int, default=10
         Iterations between duality-gap evaluations.
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` when its shape fits (regularisation
+        paths, tracking); otherwise from zero.
 
     Attributes
     ----------
@@ -55,11 +58,12 @@ class ISTA(_Lasso):
     (128,)
     """
 
-    def __init__(self, alpha=1.0, *, max_iter=5000, tol=1e-4, check_every=10):
+    def __init__(self, alpha=1.0, *, max_iter=5000, tol=1e-4, check_every=10, warm_start=False):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
         self.check_every = check_every
+        self.warm_start = warm_start
 
     def _solve(self, problem):
         return ista(problem, None, **self._solve_kwargs(problem))
@@ -80,6 +84,8 @@ class FISTA(_Lasso):
     restart : bool, default=True
         Adaptive (gradient) restart of the momentum.
     check_every : int, default=10
+    warm_start : bool, default=False
+        As in :class:`ISTA`.
 
     Attributes
     ----------
@@ -95,12 +101,14 @@ class FISTA(_Lasso):
     (256,)
     """
 
-    def __init__(self, alpha=1.0, *, max_iter=1000, tol=1e-4, restart=True, check_every=10):
+    def __init__(self, alpha=1.0, *, max_iter=1000, tol=1e-4, restart=True, check_every=10,
+                 warm_start=False):
         self.alpha = alpha
         self.max_iter = max_iter
         self.tol = tol
         self.restart = restart
         self.check_every = check_every
+        self.warm_start = warm_start
 
     def _solve(self, problem):
         return fista(problem, None, restart=bool(self.restart), **self._solve_kwargs(problem))
@@ -130,6 +138,8 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     tol : float, default=1e-6
         Stop once ``||x_{t+1} - x_t|| <= tol ||x_{t+1}||``.
     check_every : int, default=1
+    warm_start : bool, default=False
+        As in :class:`ISTA`.
 
     Attributes
     ----------
@@ -138,13 +148,14 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, n_nonzero_coefs=None, *, alpha=None, normalized="auto", max_iter=1000,
-                 tol=1e-6, check_every=1):
+                 tol=1e-6, check_every=1, warm_start=False):
         self.n_nonzero_coefs = n_nonzero_coefs
         self.alpha = alpha
         self.normalized = normalized
         self.max_iter = max_iter
         self.tol = tol
         self.check_every = check_every
+        self.warm_start = warm_start
 
     def _solve(self, problem):
         m, n = problem.op.shape
@@ -164,4 +175,5 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
             raise ValueError(f"normalized must be 'auto', True or False, got {self.normalized!r}")
         normalized = k is not None if self.normalized == "auto" else bool(self.normalized)
         return iht(problem, None, k=k, lam=lam, normalized=normalized,
-                   max_iter=self.max_iter, tol=self.tol, check_every=self.check_every)
+                   max_iter=self.max_iter, tol=self.tol, check_every=self.check_every,
+                   x0=self._warm_start_x0(problem))
