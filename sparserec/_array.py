@@ -7,7 +7,7 @@ code runs on NumPy, CuPy and ``array_api_strict`` arrays.
 import array_api_compat
 import numpy as np
 
-__all__ = ["get_namespace", "is_numpy", "is_complex", "real_dtype", "abs2", "conj",
+__all__ = ["get_namespace", "same_namespace", "is_numpy", "is_complex", "real_dtype", "abs2", "conj",
            "sum_abs2", "to_numpy"]
 
 
@@ -25,6 +25,12 @@ def get_namespace(*arrays):
         The array-API compatible namespace.
     """
     return array_api_compat.array_namespace(*[a for a in arrays if a is not None])
+
+
+def same_namespace(xp, x):
+    """True when array ``x`` belongs to namespace ``xp`` (NumPy flavours count as one)."""
+    other = get_namespace(x)
+    return other is xp or (is_numpy(xp) and is_numpy(other))
 
 
 def is_numpy(xp):

@@ -11,9 +11,11 @@ import array_api_compat
 import numpy as np
 import scipy.sparse
 
-from .operators import Dense, Operator, as_operator
+from ._array import same_namespace
+from .operators import Dense, Kron, Operator, as_operator
 
-__all__ = ["Problem", "check_array", "check_operator", "check_problem", "check_scalar"]
+__all__ = ["Problem", "check_array", "check_bool", "check_operator", "check_problem",
+           "check_scalar", "check_sparsity"]
 
 
 def check_array(a, name, *, ndims=(1, 2, 3)):
@@ -21,7 +23,8 @@ def check_array(a, name, *, ndims=(1, 2, 3)):
 
     NumPy-like input (lists, memmaps, object arrays of numbers) becomes a NumPy
     array; array-API arrays (CuPy, array_api_strict) stay in their namespace.
-    Integers and booleans are converted to float64; float32/complex64 are kept.
+    Integers and booleans are converted to float64, float16 to float32;
+    float32/complex64 are kept; extended precision is refused.
 
     Parameters
     ----------
@@ -65,6 +68,11 @@ def _check_numpy_array(a, name):
     arr = np.asarray(a)
     kind = arr.dtype.kind
     if kind in "fc":
+        if arr.dtype.itemsize > (8 if kind == "f" else 16):
+            raise TypeError(f"{name} has extended precision dtype {arr.dtype}; convert it to "
+                            "float64 or complex128")
+        if arr.dtype == np.float16:
+            return arr.astype(np.float32)
         return arr
     if kind in "iub":
         return arr.astype(np.float64)
@@ -144,8 +152,7 @@ def check_problem(A, y, *, A_name="A", y_name="y"):
                          f"{op.batch_shape + op.shape}: {y_name} needs {m} measurements"
                          + (f" for each of the {op.batch_shape[0]} problems" if nb else ""))
     xp = op.xp
-    if array_api_compat.array_namespace(Y) is not xp and not (
-            array_api_compat.is_numpy_namespace(xp) and isinstance(Y, np.ndarray)):
+    if not same_namespace(xp, Y):
         raise TypeError(f"{y_name} and {A_name} must come from the same array library")
     dtype = xp.result_type(op.dtype, Y.dtype)
     if Y.dtype != dtype:
@@ -157,8 +164,26 @@ def check_problem(A, y, *, A_name="A", y_name="y"):
 
 
 def check_operator(A, name="A"):
-    """Validate a sensing matrix / operator and return an :class:`Operator`."""
+    """Validate a sensing matrix / operator and return an :class:`Operator`.
+
+    Parameters
+    ----------
+    A : array-like, scipy sparse matrix, LinearOperator-like or Operator
+        Explicit entries (of arrays, sparse matrices, ``Dense`` and ``Kron``
+        operators) are checked for NaN and infinity; matrix-free operators
+        cannot be.
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    Operator
+    """
     if isinstance(A, Operator):
+        for part in _explicit_entries(A):
+            xp = A.xp
+            if not bool(xp.all(xp.isfinite(part))):
+                raise ValueError(f"{name} contains NaN or infinity; every entry must be finite")
         return A
     if A is None:
         raise ValueError(f"{name} is required, got None")
@@ -176,6 +201,57 @@ def check_operator(A, name="A"):
             raise ValueError(f"{name} is empty (shape {op.shape})")
         return op
     return Dense(check_array(A, name, ndims=(2, 3)))
+
+
+def _explicit_entries(op):
+    if isinstance(op, Dense):
+        return [op.A]
+    if isinstance(op, Kron):
+        return list(op.factors)
+    return []
+
+
+def check_bool(value, name):
+    """Validate a flag: ``True`` or ``False`` (NumPy booleans too).
+
+    Parameters
+    ----------
+    value : object
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    bool
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_sparsity(k, n, name="k"):
+    """Validate a sparsity level ``1 <= k <= n``.
+
+    Parameters
+    ----------
+    k : int or None
+        ``None`` gives ``max(1, int(0.1 * n))``, scikit-learn's default for
+        :class:`~sklearn.linear_model.OrthogonalMatchingPursuit`.
+    n : int
+        Number of unknowns (columns of ``A``).
+    name : str
+        Argument name used in error messages.
+
+    Returns
+    -------
+    int
+    """
+    k = check_scalar(k, name, kind="int", low=1, allow_none=True)
+    if k is None:
+        return max(1, int(0.1 * n))
+    if k > n:
+        raise ValueError(f"{name}={k} exceeds the number of unknowns (columns of A) n={n}")
+    return k
 
 
 def check_scalar(value, name, *, kind="real", low=None, high=None, low_inclusive=True,

@@ -101,11 +101,10 @@ def plot_convergence(rows, path):
     path : str or path-like
         PNG file to write (the BLAS/Numba thread setting is printed on it).
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     for r in rows:
         if len(r.history) > 1:
             ax.semilogy(r.history[:, 0], np.maximum(r.history[:, 1], 1e-17), marker=".",
@@ -118,4 +117,3 @@ def plot_convergence(rows, path):
     fig.text(0.01, 0.01, blas_summary(), fontsize=7, color="gray")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)

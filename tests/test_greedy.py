@@ -316,7 +316,7 @@ def test_linearly_dependent_atoms_warn_and_flag():
 def test_invalid_sparsity_and_tolerance():
     rng = np.random.default_rng(21)
     A, y = _real(rng, 10, 20), _real(rng, 10)
-    with pytest.raises(ValueError, match="k=21 exceeds the number of atoms"):
+    with pytest.raises(ValueError, match="k=21 exceeds the number of unknowns"):
         omp(A, y, k=21)
     with pytest.raises(ValueError, match="k=11 exceeds the number of measurements"):
         omp(A, y, k=11)

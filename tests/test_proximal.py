@@ -87,11 +87,16 @@ def test_duality_gap_is_zero_at_the_optimum_and_positive_elsewhere():
     A, y = _problem(4, complex_=True)
     lam = 2.0
     res = fista(A, y, lam=lam, tol=1e-14, max_iter=100_000)
-    op, Y = Dense(A), y[:, None]
-    gap_opt, primal = lasso_duality_gap(op, Y, res.x[:, None], lam)
-    assert abs(float(gap_opt[0, 0])) <= 1e-10 * float(primal[0, 0])
-    gap_zero, _ = lasso_duality_gap(op, Y, np.zeros((A.shape[1], 1), complex), lam)
-    assert float(gap_zero[0, 0]) > 1e-3
+    gap_opt, primal = lasso_duality_gap(A, y, res.x, lam)
+    assert gap_opt.shape == () and abs(float(gap_opt)) <= 1e-10 * float(primal)
+    np.testing.assert_allclose(primal, 0.5 * np.sum(np.abs(y - A @ res.x) ** 2)
+                               + lam * np.sum(np.abs(res.x)))
+    gap_zero, _ = lasso_duality_gap(A, y, np.zeros(A.shape[1]), lam)
+    assert float(gap_zero) > 1e-3
+    # a stack of problems: one gap per problem
+    As, Ys = np.stack([A, A]), np.stack([y, 2 * y])
+    gaps, _ = lasso_duality_gap(As, Ys, np.zeros((2, A.shape[1])), lam)
+    assert gaps.shape == (2,) and gaps[1] > gaps[0] > 0
 
 
 def test_alpha_above_alpha_max_gives_zero_in_zero_iterations():

@@ -3,7 +3,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._array import get_namespace, to_numpy
-from .._validation import check_array, check_operator, check_problem
+from .._validation import check_array, check_bool, check_operator, check_problem
 
 __all__ = ["SparseRecoveryMixin"]
 
@@ -46,7 +46,7 @@ class SparseRecoveryMixin:
 
     def _warm_start_x0(self, problem):
         """The previous solution in solver layout when ``warm_start`` applies, else None."""
-        if not getattr(self, "warm_start", False) or not hasattr(self, "coef_"):
+        if not check_bool(self.warm_start, "warm_start") or not hasattr(self, "coef_"):
             return None
         x = self.coef_ if self._squeeze else _swap_last(self.coef_)
         op = problem.op
@@ -81,13 +81,15 @@ class SparseRecoveryMixin:
         """Coefficient of determination R^2 of the prediction (complex-aware).
 
         Equals :func:`sklearn.metrics.r2_score` with uniform averaging over
-        targets for real data; moduli replace squares for complex data.
+        targets for real data; moduli replace squares for complex data, and for
+        stacks the R^2 of every problem enters the average.
 
         Parameters
         ----------
-        A : array-like of shape ``(m, n)``, Operator or LinearOperator
-        y : array-like of shape ``(m,)`` or ``(m, L)``
+        A : array-like of shape ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+        y : array-like of shape ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
         sample_weight : array-like of shape ``(m,)``, optional
+            Weights of the measurements (rows of ``A``).
 
         Returns
         -------
@@ -98,14 +100,18 @@ class SparseRecoveryMixin:
         if y_true.shape != y_pred.shape:
             raise ValueError(f"y of shape {y_true.shape} does not match the prediction of "
                              f"shape {y_pred.shape}")
-        w = np.ones(y_true.shape[-1 if y_true.ndim == 1 else -2]) if sample_weight is None \
+        if self._squeeze:  # measurements on axis -2, targets on axis -1
+            y_true, y_pred = y_true[..., None], y_pred[..., None]
+        m = y_true.shape[-2]
+        w = np.ones(m) if sample_weight is None \
             else to_numpy(check_array(sample_weight, "sample_weight", ndims=(1,)))
-        if y_true.ndim == 1:
-            y_true, y_pred = y_true[:, None], y_pred[:, None]
+        if w.shape != (m,):
+            raise ValueError(f"sample_weight must have shape ({m},), one weight per "
+                             f"measurement, got {w.shape}")
         w = w[:, None]
-        mean = (w * y_true).sum(0) / w.sum()
-        ss_res = (w * np.abs(y_true - y_pred) ** 2).sum(0)
-        ss_tot = (w * np.abs(y_true - mean) ** 2).sum(0)
+        mean = (w * y_true).sum(-2, keepdims=True) / w.sum()
+        ss_res = (w * np.abs(y_true - y_pred) ** 2).sum(-2)
+        ss_tot = (w * np.abs(y_true - mean) ** 2).sum(-2)
         safe = np.where(ss_tot > 0, ss_tot, 1.0)
         r2 = np.where(ss_tot > 0, 1.0 - ss_res / safe, np.where(ss_res > 0, 0.0, 1.0))
         return float(np.mean(r2))

@@ -1,7 +1,8 @@
 """ISTA, FISTA and IHT estimators (scikit-learn API over :mod:`sparserec.solvers.proximal`)."""
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from .._validation import check_scalar
+from .._validation import check_bool, check_scalar, check_sparsity
+from ..exceptions import warn
 from ..solvers.proximal import fista, iht, ista
 from ._base import SparseRecoveryMixin
 
@@ -13,6 +14,10 @@ class _Lasso(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
 
     def _solve_kwargs(self, problem):
         alpha = check_scalar(self.alpha, "alpha", low=0)
+        if alpha == 0:
+            warn("alpha=0 leaves plain least squares, which the duality gap certifies only "
+                 "when y lies in the range of A; use a least-squares solver instead",
+                 UserWarning)
         return dict(lam=alpha * problem.op.shape[0], max_iter=self.max_iter, tol=self.tol,
                     check_every=self.check_every, x0=self._warm_start_x0(problem))
 
@@ -111,7 +116,8 @@ class FISTA(_Lasso):
         self.warm_start = warm_start
 
     def _solve(self, problem):
-        return fista(problem, None, restart=bool(self.restart), **self._solve_kwargs(problem))
+        return fista(problem, None, restart=check_bool(self.restart, "restart"),
+                     **self._solve_kwargs(problem))
 
 
 class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
@@ -164,13 +170,7 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         if self.alpha is not None:
             k, lam = None, check_scalar(self.alpha, "alpha", low=0) * m
         else:
-            k = check_scalar(self.n_nonzero_coefs, "n_nonzero_coefs", kind="int", low=1,
-                             allow_none=True)
-            if k is None:
-                k = max(1, n // 10)
-            if k > n:
-                raise ValueError(f"n_nonzero_coefs={k} exceeds the number of features n={n}")
-            lam = None
+            k, lam = check_sparsity(self.n_nonzero_coefs, n, "n_nonzero_coefs"), None
         if self.normalized not in ("auto", True, False):
             raise ValueError(f"normalized must be 'auto', True or False, got {self.normalized!r}")
         normalized = k is not None if self.normalized == "auto" else bool(self.normalized)

@@ -1,4 +1,5 @@
 """Adapter for matrix-free operators of SciPy, PyLops and friends (NumPy only)."""
+import array_api_compat.numpy
 import numpy as np
 
 from .base import Operator
@@ -19,10 +20,19 @@ class FromLinearOperator(Operator):
     def __init__(self, op):
         if len(op.shape) != 2:
             raise ValueError(f"the linear operator must be 2-D, got shape {op.shape}")
-        dtype = np.dtype(getattr(op, "dtype", None) or np.float64)
-        if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating)):
+        m, n = op.shape
+        dtype = getattr(op, "dtype", None)
+        if dtype is None:  # infer it as SciPy does: apply the operator to zeros
+            dtype = np.asarray(op.matvec(np.zeros(n))).dtype
+        dtype = np.dtype(dtype)
+        if dtype.kind not in "fc":
             dtype = np.dtype(np.float64)
-        super().__init__(op.shape, dtype, np)
+        try:
+            np.asarray(op.rmatvec(np.zeros(m, dtype=dtype)))
+        except (NotImplementedError, TypeError, AttributeError) as err:
+            raise ValueError("A: the linear operator has no adjoint (rmatvec); the solvers "
+                             f"need A^H ({err})") from err
+        super().__init__(op.shape, dtype, array_api_compat.numpy)
         self.op = op
 
     def _columns(self, fn_mat, fn_vec, X):

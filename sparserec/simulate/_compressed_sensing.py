@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.fft
 
-from .._validation import check_scalar
+from .._validation import check_bool, check_scalar
 
 __all__ = ["CSProblem", "gaussian_cs"]
 
@@ -122,8 +122,8 @@ def gaussian_cs(m, n, k=None, *, n_targets=None, batch=None, sensing="gaussian",
     _check_option(amplitude, "amplitude", _AMPLITUDE)
     p = _check_sparsity(support, k, p, n)
     snr_db = check_scalar(snr_db, "snr_db", allow_none=True)
-    _check_bool(complex, "complex")
-    _check_bool(normalize_columns, "normalize_columns")
+    check_bool(complex, "complex")
+    check_bool(normalize_columns, "normalize_columns")
     if sensing == "dct" and m > n:
         raise ValueError(f"sensing='dct' takes m <= n rows of the n x n DCT, got m={m}, n={n}")
     rng = _check_random_state(random_state)
@@ -150,11 +150,6 @@ def gaussian_cs(m, n, k=None, *, n_targets=None, batch=None, sensing="gaussian",
 def _check_option(value, name, options):
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
 
 
 def _check_sparsity(support, k, p, n):

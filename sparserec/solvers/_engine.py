@@ -14,13 +14,12 @@ frozen), and the arrays are compacted once the retired problems make up half
 of them, so finished problems stop costing without copying at every check.
 A problem's trajectory never depends on the other problems in the batch.
 """
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._array import to_numpy
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, warn
 
 __all__ = ["Result", "Batch", "run", "make_result"]
 
@@ -75,10 +74,6 @@ class Batch:
             self.axis = -1
         self.op, self.Y = op, Y
         self.size = Y.shape[self.axis]
-
-    def per_problem(self, values):
-        """Broadcastable per-problem layout of a ``(P,)`` array."""
-        return self.xp.reshape(values, (1, -1) if not self.stacked else (-1, 1, 1))
 
     def flat(self, values):
         """``(P,)`` view of a per-problem array of shape ``(1, P)`` or ``(P, 1, 1)``."""
@@ -197,10 +192,9 @@ def make_result(problem, X, n_iter, converged, history, *, name, max_iter, tol):
     tol : float
     """
     if not converged.all():
-        warnings.warn(f"{name} did not converge for {int((~converged).sum())} of "
-                      f"{converged.size} problems in max_iter={max_iter} iterations "
-                      f"(tol={tol:g}); increase max_iter or loosen tol",
-                      ConvergenceWarning, stacklevel=4)
+        warn(f"{name} did not converge for {int((~converged).sum())} of {converged.size} "
+             f"problems in max_iter={max_iter} iterations (tol={tol:g}); increase max_iter "
+             "or loosen tol", ConvergenceWarning)
     squeeze = problem.squeeze
     return Result(x=problem.restore(X),
                   n_iter=n_iter[..., 0] if squeeze else n_iter,

@@ -254,9 +254,9 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
     if x0 is None:
         X = np.zeros((P, n), dtype=dtype)
     elif op.is_stacked:
-        X = np.ascontiguousarray(np.swapaxes(x0, 1, 2), dtype=dtype).reshape(P, n)
+        X = np.array(np.swapaxes(x0, 1, 2), dtype=dtype, order="C").reshape(P, n)
     else:
-        X = np.ascontiguousarray(x0.T, dtype=dtype)
+        X = np.array(x0.T, dtype=dtype, order="C")  # a copy: the kernel writes into X
     n_iter = np.zeros(P, dtype=np.int64)
     converged = np.zeros(P, dtype=np.bool_)
     n_checks = max_iter // check_every + 2

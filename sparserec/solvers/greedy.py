@@ -25,13 +25,13 @@ handful of passes over ``(problems, n)`` arrays plus one batched matmul, so
 with NumPy the problems are solved in cache-sized blocks (same results).
 """
 import math
-import warnings
 
 import numpy as np
 
 from .._array import abs2, conj, is_complex, is_numpy, real_dtype, to_numpy
-from .._validation import check_problem, check_scalar
+from .._validation import check_problem, check_scalar, check_sparsity
 from ..operators import Dense
+from ..exceptions import warn
 from ._engine import Result
 
 __all__ = ["omp"]
@@ -85,9 +85,8 @@ def resolve_sparsity(k, tol, m, n, *, k_name="k", tol_name="tol", allow_both=Fal
     if tol is not None:
         return None, tol
     if k is None:
-        return min(max(1, int(0.1 * n)), m), None
-    if k > n:
-        raise ValueError(f"{k_name}={k} exceeds the number of atoms (columns of A) n={n}")
+        return min(check_sparsity(None, n), m), None
+    k = check_sparsity(k, n, k_name)
     if k > m:
         raise ValueError(f"{k_name}={k} exceeds the number of measurements (rows of A) m={m}: "
                          f"more than {m} atoms are linearly dependent, so at most {m} can be "
@@ -425,8 +424,8 @@ class _BatchOMP:
             np.take(np.concatenate([d[i] for d in done], axis=0), order, axis=0)[..., 0]
             for i in (2, 3, 4))
         if dependent.any():
-            warnings.warn(_PREMATURE.format(count=int(dependent.sum()), total=dependent.size),
-                          RuntimeWarning, stacklevel=4)
+            warn(_PREMATURE.format(count=int(dependent.sum()), total=dependent.size),
+                 RuntimeWarning)
         if self.problem.squeeze:
             n_iter, converged = n_iter[..., 0], converged[..., 0]
         return Result(x=self.problem.restore(xp.matrix_transpose(X)),

@@ -4,11 +4,15 @@ All four are one gradient step on ``1/2 ||y - A x||^2`` followed by a
 threshold from :mod:`sparserec.prox`; they differ in the threshold, the step
 rule and the momentum, and all run on :func:`sparserec.solvers._engine.run`
 (batches, stacks, per-problem steps and per-problem stopping for free).
+
+Step rules: ISTA/FISTA adapt the step of every problem to the curvature of its
+own moves (see :class:`_L1ProximalGradient`; no spectral norm needed); IHT uses
+``1/||A||^2``; NIHT the line search of Blumensath & Davies (2010).
 """
 import numpy as np
 
-from .._array import sum_abs2
-from .._validation import check_array, check_problem, check_scalar
+from .._array import same_namespace, sum_abs2
+from .._validation import check_array, check_problem, check_scalar, check_sparsity
 from ..operators import Dense
 from ..prox import hard_threshold, l1_norm, soft_threshold, top_k
 from ._engine import make_result, run
@@ -28,25 +32,52 @@ def _inverse_lipschitz(op, xp):
     return 1.0 / _safe(xp, sigma * sigma)
 
 
-def lasso_duality_gap(op, Y, X, lam, residual=None):
-    """Duality gap of ``1/2 ||Y - A X||^2 + lam ||X||_1`` per problem.
+def lasso_duality_gap(A, y, x, lam):
+    """Duality gap of ``1/2 ||y - A x||^2 + lam ||x||_1`` for every problem.
 
-    The dual point is the residual scaled into the dual feasible set
-    ``||A^H theta||_inf <= lam``; moduli make it valid for complex data.
+    A certificate of suboptimality: the objective at ``x`` exceeds the optimum
+    by at most the gap.  The dual point is the residual scaled into the dual
+    feasible set ``||A^H theta||_inf <= lam``; moduli make it valid for complex
+    data.
 
     Parameters
     ----------
-    op : Operator
-    Y : array ``(m, P)`` or ``(P, m, 1)``
-    X : array ``(n, P)`` or ``(P, n, 1)``
+    A : array ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+    y : array ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
+        Measurements.
+    x : array
+        Estimate in the layout of the solvers' result (``(n,)``, ``(n, L)``,
+        ``(B, n)`` or ``(B, n, L)``).
     lam : float
-    residual : array, optional
-        ``Y - A X`` when the caller already has it.
+        Non-negative l1 weight (unscaled).
 
     Returns
     -------
-    gap, primal : arrays of per-problem values (shape ``(1, P)`` or ``(P, 1, 1)``)
+    gap, primal : arrays of the problem axes' shape (``()``, ``(L,)``, ``(B,)``, ``(B, L)``)
+        Duality gap and objective value at ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparserec.solvers import fista, lasso_duality_gap
+    >>> rng = np.random.default_rng(0)
+    >>> A, y = rng.standard_normal((20, 40)), rng.standard_normal(20)
+    >>> x = fista(A, y, lam=1.0, tol=1e-12).x
+    >>> gap, primal = lasso_duality_gap(A, y, x, 1.0)
+    >>> bool(gap <= 1e-12 * np.sum(y ** 2))
+    True
     """
+    problem = check_problem(A, y)
+    lam = check_scalar(lam, "lam", low=0)
+    X = _check_x0(x, problem, stack_columns=False, name="x")
+    gap, primal = _duality_gap(problem.op, problem.Y, problem.op.xp.astype(X, problem.Y.dtype), lam)
+    squeeze = (lambda v: v[..., 0]) if problem.squeeze else (lambda v: v)
+    return squeeze(gap[..., 0, :]), squeeze(primal[..., 0, :])
+
+
+def _duality_gap(op, Y, X, lam, residual=None):
+    """:func:`lasso_duality_gap` on ``(m, L)`` / ``(B, m, L)`` layouts; per-problem
+    values keep a singleton axis ``-2``.  ``residual`` is ``Y - A X`` when known."""
     xp = op.xp
     R = Y - op._matmat(X) if residual is None else residual
     cmax = xp.max(xp.abs(op._rmatmat(R)), axis=-2, keepdims=True)
@@ -130,7 +161,7 @@ class _L1ProximalGradient:
 
     def criterion(self, op, Y, st):
         xp = op.xp
-        gap, _ = lasso_duality_gap(op, Y, st["x"], self.lam, residual=-st["sx"])
+        gap, _ = _duality_gap(op, Y, st["x"], self.lam, residual=-st["sx"])
         return gap / _safe(xp, sum_abs2(xp, Y, -2))
 
 
@@ -177,20 +208,25 @@ _USE_NUMBA = True  # tests switch it off to compare with the array-API path
 _NUMBA_MIN_PROBLEMS = 8
 
 
-def _check_x0(x0, problem, stack_columns=True):
-    """Bring a warm start from the user's layout into the solver's layout
+def _check_x0(x0, problem, stack_columns=True, name="x0"):
+    """Bring an estimate from the user's layout into the solver's layout
     (``(n, L)`` / ``(B, n, L)``; stacks with ``L > 1`` flattened to ``(B*L, n, 1)``
     unless ``stack_columns`` is False)."""
     if x0 is None:
         return None
-    x0 = check_array(x0, "x0")
+    x0 = check_array(x0, name)
     op = problem.op
+    xp = op.xp
+    if not same_namespace(xp, x0):
+        raise TypeError(f"{name} must come from the same array library as A and y")
+    if xp.isdtype(x0.dtype, "complex floating") and not xp.isdtype(problem.Y.dtype,
+                                                                     "complex floating"):
+        raise ValueError(f"{name} is complex but the problem (A and y) is real")
     want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
     if tuple(x0.shape) != want:
-        raise ValueError(f"x0 must have shape {want}, got {tuple(x0.shape)}")
+        raise ValueError(f"{name} must have shape {want}, got {tuple(x0.shape)}")
     x0 = x0[..., None] if problem.squeeze else x0
     if stack_columns and op.is_stacked and x0.shape[-1] > 1:
-        xp = op.xp
         B, n, L = x0.shape
         x0 = xp.reshape(xp.permute_dims(x0, (0, 2, 1)), (B * L, n, 1))
     return x0
@@ -229,12 +265,29 @@ def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
 def fista(A, y, *, lam, max_iter=1000, tol=1e-6, restart=True, check_every=10, x0=None):
     """Fast ISTA (Beck & Teboulle) with optional adaptive restart.
 
-    Parameters are those of :func:`ista`, plus
+    Minimises ``1/2||y - Ax||^2 + lam ||x||_1`` for every problem, each with
+    its own adaptive step (see the module docstring).
 
+    Parameters
+    ----------
+    A : array ``(m, n)`` or ``(B, m, n)``, Operator or LinearOperator
+        Sensing matrix, stack or operator (or a validated Problem, then ``y=None``).
+    y : array ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
+        Real or complex measurements, one independent problem per column and
+        stack entry.
+    lam : float
+        Non-negative l1 weight (unscaled: ``lam = alpha * m`` for Lasso's alpha).
+    max_iter : int
+    tol : float
+        Stop a problem once its duality gap is ``<= tol * ||y||^2``.
     restart : bool
         Reset the momentum of a problem when it points uphill
         (O'Donoghue & Candes gradient scheme); recovers linear convergence
         once the support is identified.
+    check_every : int
+        Iterations between gap evaluations.
+    x0 : array, optional
+        Warm start in the layout of the result.
 
     Returns
     -------
@@ -335,7 +388,7 @@ def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
     n = problem.op.shape[1]
     if (k is None) == (lam is None):
         raise ValueError("give exactly one of k (sparsity) and lam (l0 weight)")
-    k = check_scalar(k, "k", kind="int", low=1, high=n, allow_none=True)
+    k = None if k is None else check_sparsity(k, n, "k")
     lam = check_scalar(lam, "lam", low=0, allow_none=True)
     if normalized and k is None:
         raise ValueError("normalized IHT needs k (a sparsity level), not lam")
