@@ -20,12 +20,16 @@ first); the tests compare the two paths.
 import numba
 import numpy as np
 
+from .proximal import _L1ProximalGradient
+
 __all__ = ["solve_l1_numba"]
 
 _GRAM_MIN_PROBLEMS = 16
 _GRAM_MAX_N = 4096
-# the adaptive-step constants of proximal._L1ProximalGradient
-_SHRINK, _GROW, _MARGIN, _MAX_BACKTRACK = 0.8, 1.5, 1.01, 60
+# the adaptive-step constants of the array-API iteration (global constants for Numba)
+_SHRINK, _GROW, _MARGIN, _MAX_BACKTRACK = (_L1ProximalGradient.SHRINK, _L1ProximalGradient.GROW,
+                                           _L1ProximalGradient.MARGIN,
+                                           _L1ProximalGradient.MAX_BACKTRACK)
 
 
 @numba.njit(cache=True)
@@ -105,7 +109,7 @@ def _solve_one(x, gram, GT, A, y, c, yy, lam, momentum, restart, max_iter, tol, 
     xn = np.zeros_like(x)
     d = np.zeros_like(x)
     g = np.zeros_like(x)
-    lip = _curvature_along(c, ad, gram, GT, A) / _SHRINK
+    lip = _curvature_along(c, A) / _SHRINK
     t = 1.0
     it = 0
     n_check = 0
@@ -163,24 +167,18 @@ def _solve_one(x, gram, GT, A, y, c, yy, lam, momentum, restart, max_iter, tol, 
 
 
 @numba.njit(cache=True)
-def _curvature_along(c, work, gram, GT, A):
+def _curvature_along(c, A):
     """``||A c||^2 / ||c||^2`` (1 when it is undefined): the first step's curvature."""
     cc = _real_dot(c, c)
     if cc == 0:
         return 1.0
-    if gram:
-        work[:] = 0
+    acc = 0.0
+    for i in range(A.shape[0]):
+        s = 0.0 * c[0]
+        row = A[i]
         for j in range(c.shape[0]):
-            for i in range(c.shape[0]):
-                work[i] += GT[j, i] * c[j]
-        acc = _real_dot(c, work)
-    else:
-        acc = 0.0
-        for i in range(A.shape[0]):
-            s = 0.0 * c[0]
-            for j in range(c.shape[0]):
-                s += A[i, j] * c[j]
-            acc += (np.conj(s) * s).real
+            s += row[j] * c[j]
+        acc += (np.conj(s) * s).real
     lip = acc / cc
     return lip if lip > 0 else 1.0
 

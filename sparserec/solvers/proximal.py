@@ -110,7 +110,7 @@ class _L1ProximalGradient:
     ``lip`` is the curvature along ``A^H y``.
     """
 
-    SHRINK, GROW, MARGIN, MAX_BACKTRACK = 0.8, 1.5, 1.01, 60
+    SHRINK, GROW, MARGIN, MAX_BACKTRACK = 0.9, 1.5, 1.01, 60
 
     def __init__(self, lam, momentum, restart, x0):
         self.lam, self.momentum, self.restart, self.x0 = lam, momentum, restart, x0
