@@ -3,8 +3,9 @@
 The array-API path (:mod:`sparserec.solvers.proximal`) applies ``A`` to the
 whole batch at every iteration, which streams every matrix of a stack from
 memory once per iteration.  Here each problem runs to convergence on its own
-(``prange`` over problems) while its data stays in cache, and the iterate's
-sparsity is exploited:
+while its data stays in cache (chunks of problems on Numba's thread count, in
+threads that release the GIL; a plain thread pool compiles faster than a
+``prange`` loop), and the iterate's sparsity is exploited:
 
 * shared ``A`` and many problems: the Gram matrix ``G = A^H A`` and ``A^H y``
   are formed once; the tracked image is ``G x - A^H y`` (the gradient itself)
@@ -17,6 +18,8 @@ The iteration is that of :class:`sparserec.solvers.proximal._L1ProximalGradient`
 images and duality-gap test every ``check_every`` iterations and before the
 first); the tests compare the two paths.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 
@@ -26,6 +29,7 @@ __all__ = ["solve_l1_numba"]
 
 _GRAM_MIN_PROBLEMS = 16
 _GRAM_MAX_N = 4096
+_CHUNKS_PER_THREAD = 8
 # the adaptive-step constants of the array-API iteration (global constants for Numba)
 _SHRINK, _GROW, _MARGIN, _MAX_BACKTRACK = (_L1ProximalGradient.SHRINK, _L1ProximalGradient.GROW,
                                            _L1ProximalGradient.MARGIN,
@@ -183,26 +187,36 @@ def _curvature_along(c, A):
     return lip if lip > 0 else 1.0
 
 
-@numba.njit(cache=True, parallel=True)
-def _adjoint_all(A, a_index, Y, C):
-    """C[p] = A[a_index[p]]^H Y[p] without gathering the stack."""
-    for p in numba.prange(Y.shape[0]):
+@numba.njit(cache=True, nogil=True)
+def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, lam, momentum, restart,
+                 max_iter, tol, check_every, n_iter, converged, hist):
+    """Problems ``start <= p < stop``, one after the other (runs without the GIL)."""
+    for p in range(start, stop):
         Ab = A[a_index[p]]
-        for i in range(Y.shape[1]):
-            yi = Y[p, i]
-            row = Ab[i]
-            for j in range(C.shape[1]):
-                C[p, j] += np.conj(row[j]) * yi
-
-
-@numba.njit(cache=True, parallel=True)
-def _solve_all(X, gram, GT, A, a_index, Y, C, yy, lam, momentum, restart, max_iter, tol,
-               check_every, n_iter, converged, hist):
-    for p in numba.prange(X.shape[0]):
-        it, ok = _solve_one(X[p], gram, GT, A[a_index[p]], Y[p], C[p], yy[p], lam, momentum,
-                            restart, max_iter, tol, check_every, hist[p])
+        if not gram:  # A^H y while A_b is in cache
+            C[p] = 0
+            for i in range(Y.shape[1]):
+                yi = Y[p, i]
+                row = Ab[i]
+                for j in range(C.shape[1]):
+                    C[p, j] += np.conj(row[j]) * yi
+        it, ok = _solve_one(X[p], gram, GT, Ab, Y[p], C[p], yy[p], lam, momentum, restart,
+                            max_iter, tol, check_every, hist[p])
         n_iter[p] = it
         converged[p] = ok
+
+
+def _solve_all(*args):
+    """Spread the problems over Numba's thread count in chunks (load balance)."""
+    P = args[0].shape[0]
+    threads = numba.get_num_threads()
+    if threads == 1 or P < 2 * _CHUNKS_PER_THREAD:
+        _solve_range(0, P, *args)
+        return
+    bounds = np.linspace(0, P, threads * _CHUNKS_PER_THREAD + 1).astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda lo_hi: _solve_range(lo_hi[0], lo_hi[1], *args),
+                      zip(bounds[:-1], bounds[1:])))
 
 
 def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every, x0=None):
@@ -246,8 +260,7 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
         C = np.ascontiguousarray((AH @ Y).T)
     else:
         GT = np.zeros((1, 1), dtype=dtype)
-        C = np.zeros((P, n), dtype=dtype)
-        _adjoint_all(A3, a_index, Yp, C)
+        C = np.empty((P, n), dtype=dtype)  # filled per problem by the kernel
     yy = np.einsum("pm,pm->p", Yp.conj(), Yp).real.copy()
     if x0 is None:
         X = np.zeros((P, n), dtype=dtype)
