@@ -7,6 +7,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from sparserec.operators import (Dense, FromLinearOperator, Kron, Operator, as_operator,
+
+from _helpers import random_array
                                  dottest)
 
 xps = pytest.importorskip("array_api_strict")
@@ -24,13 +26,6 @@ def _is32(dtype):
 
 def _rtol(dtype):
     return 2e-5 if _is32(dtype) else 1e-10
-
-
-def _rand(rng, shape, dtype):
-    a = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _kron_all(factors):
@@ -54,19 +49,19 @@ def make_case(name, dtype, seed=0):
     """Return ``(operator, explicit matrix or stack, factors or None)``."""
     rng = np.random.default_rng(seed)
     if name == "dense":
-        A = _rand(rng, (7, 5), dtype)
+        A = random_array(rng, (7, 5), dtype)
         return Dense(A), A, None
     if name == "stacked":
-        A = _rand(rng, (B, 6, 4), dtype)
+        A = random_array(rng, (B, 6, 4), dtype)
         return Dense(A), A, None
     if name.startswith("kron"):
         shapes = {"kron1": [(5, 3)],
                   "kron2": [(3, 2), (4, 5)],
                   "kron3": [(3, 2), (2, 4), (4, 3)]}[name]
-        factors = [_rand(rng, s, dtype) for s in shapes]
+        factors = [random_array(rng, s, dtype) for s in shapes]
         return Kron(*factors), _kron_all(factors).astype(dtype), factors
     if name == "linop":
-        A = _rand(rng, (6, 8), dtype)
+        A = random_array(rng, (6, 8), dtype)
         return FromLinearOperator(scipy.sparse.linalg.aslinearoperator(A)), A, None
     if name == "sparse":
         S = scipy.sparse.random(9, 6, density=0.4, random_state=seed, format="csr")
@@ -112,7 +107,7 @@ class _WrongAdjoint(Operator):
 
 @pytest.mark.parametrize("dtype", DTYPES64)
 def test_dottest_detects_a_wrong_adjoint(dtype):
-    op = _WrongAdjoint(_rand(np.random.default_rng(2), (5, 4), dtype))
+    op = _WrongAdjoint(random_array(np.random.default_rng(2), (5, 4), dtype))
     with pytest.raises(AssertionError, match="dot test failed"):
         dottest(op, rtol=1e-6)
 
@@ -131,8 +126,8 @@ def test_matvec_rmatvec_match_explicit_matrix(case, dtype):
     L = 3
     if case in STACKED:
         assert op.batch_shape == (B,)
-        x, X = _rand(rng, (B, n), dtype), _rand(rng, (B, n, L), dtype)
-        y, Y = _rand(rng, (B, m), dtype), _rand(rng, (B, m, L), dtype)
+        x, X = random_array(rng, (B, n), dtype), random_array(rng, (B, n, L), dtype)
+        y, Y = random_array(rng, (B, m), dtype), random_array(rng, (B, m, L), dtype)
         refs = [(op.matvec(x), np.einsum("bmn,bn->bm", A, x)),
                 (op.matvec(X), np.einsum("bmn,bnl->bml", A, X)),
                 (op.rmatvec(y), np.einsum("bnm,bm->bn", AH, y)),
@@ -142,8 +137,8 @@ def test_matvec_rmatvec_match_explicit_matrix(case, dtype):
                 (op @ X, np.einsum("bmn,bnl->bml", A, X))]
     else:
         assert op.batch_shape == ()
-        x, X = _rand(rng, (n,), dtype), _rand(rng, (n, L), dtype)
-        y, Y = _rand(rng, (m,), dtype), _rand(rng, (m, L), dtype)
+        x, X = random_array(rng, (n,), dtype), random_array(rng, (n, L), dtype)
+        y, Y = random_array(rng, (m,), dtype), random_array(rng, (m, L), dtype)
         refs = [(op.matvec(x), A @ x), (op.matvec(X), A @ X),
                 (op.rmatvec(y), AH @ y), (op.rmatvec(Y), AH @ Y),
                 (op.H.matvec(Y), AH @ Y), (op.H.rmatvec(x), A @ x),
@@ -158,13 +153,13 @@ def test_matvec_rmatvec_match_explicit_matrix(case, dtype):
 def test_kron_uses_c_order_vectorisation(dtype):
     """``Kron(A1, A2) @ vec(X) == vec(A1 X A2^T)`` with row-major ``vec``."""
     rng = np.random.default_rng(11)
-    A1, A2 = _rand(rng, (3, 2), dtype), _rand(rng, (5, 4), dtype)
-    X = _rand(rng, (2, 4), dtype)
+    A1, A2 = random_array(rng, (3, 2), dtype), random_array(rng, (5, 4), dtype)
+    X = random_array(rng, (2, 4), dtype)
     got = Kron(A1, A2).matvec(X.ravel())
     np.testing.assert_allclose(got, (A1 @ X @ A2.T).ravel(), rtol=1e-12, atol=1e-12)
     # three factors: mode products on a (n1, n2, n3) tensor
-    A3 = _rand(rng, (2, 3), dtype)
-    T = _rand(rng, (2, 4, 3), dtype)
+    A3 = random_array(rng, (2, 3), dtype)
+    T = random_array(rng, (2, 4, 3), dtype)
     ref = np.einsum("ai,bj,ck,ijk->abc", A1, A2, A3, T).ravel()
     np.testing.assert_allclose(Kron(A1, A2, A3).matvec(T.ravel()), ref,
                                rtol=1e-12, atol=1e-12)
@@ -172,11 +167,11 @@ def test_kron_uses_c_order_vectorisation(dtype):
 
 def test_kron_with_mixed_real_complex_factors():
     rng = np.random.default_rng(12)
-    A1 = _rand(rng, (3, 2), np.float64)
-    A2 = _rand(rng, (2, 4), np.complex128)
+    A1 = random_array(rng, (3, 2), np.float64)
+    A2 = random_array(rng, (2, 4), np.complex128)
     op = Kron(A1, A2)
     assert np.dtype(op.dtype) == np.complex128 and op.is_complex
-    x = _rand(rng, (8, 2), np.float64)
+    x = random_array(rng, (8, 2), np.float64)
     np.testing.assert_allclose(op.matvec(x), np.kron(A1, A2) @ x, rtol=1e-12, atol=1e-12)
     dottest(op)
 
@@ -211,7 +206,7 @@ def test_norm2_matches_numpy(case, dtype):
 
 
 def test_norm2_of_stack_equals_norm2_of_each_map_alone():
-    A = _rand(np.random.default_rng(13), (4, 7, 5), np.complex128)
+    A = random_array(np.random.default_rng(13), (4, 7, 5), np.complex128)
     stacked = np.asarray(Dense(A).norm2())
     alone = np.array([float(Dense(A[b]).norm2()) for b in range(4)])
     np.testing.assert_allclose(stacked, alone, rtol=1e-14)
@@ -220,12 +215,12 @@ def test_norm2_of_stack_equals_norm2_of_each_map_alone():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_norm2_of_zero_operators_is_zero_without_warnings(dtype):
     rng = np.random.default_rng(14)
-    stack = _rand(rng, (3, 4, 5), dtype)
+    stack = random_array(rng, (3, 4, 5), dtype)
     stack[1] = 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(Dense(np.zeros((4, 3), dtype=dtype)).norm2()) == 0.0
-        assert float(Kron(_rand(rng, (2, 3), dtype), np.zeros((3, 2), dtype=dtype)).norm2()) == 0.0
+        assert float(Kron(random_array(rng, (2, 3), dtype), np.zeros((3, 2), dtype=dtype)).norm2()) == 0.0
         s = np.asarray(Dense(stack).norm2())
     assert s[1] == 0.0
     rtol = 1e-4 if _is32(dtype) else 1e-8
@@ -234,7 +229,7 @@ def test_norm2_of_zero_operators_is_zero_without_warnings(dtype):
 
 
 def test_norm2_is_cached():
-    op = Dense(_rand(np.random.default_rng(15), (5, 5), np.float64))
+    op = Dense(random_array(np.random.default_rng(15), (5, 5), np.float64))
     assert op.norm2() is op.norm2()
 
 
@@ -246,7 +241,7 @@ def test_take_returns_sub_stack(dtype):
     sub = op.take(idx)
     assert sub.batch_shape == (2,) and sub.shape == op.shape
     np.testing.assert_array_equal(np.asarray(sub.todense()), A[idx])
-    X = _rand(np.random.default_rng(16), (2, op.shape[1], 2), dtype)
+    X = random_array(np.random.default_rng(16), (2, op.shape[1], 2), dtype)
     np.testing.assert_allclose(sub.matvec(X), A[idx] @ X, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(np.asarray(sub.norm2()), np.asarray(op.norm2())[idx],
                                rtol=1e-12)
@@ -317,7 +312,7 @@ def test_as_operator_dispatch():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_from_linear_operator_keeps_dtype(dtype):
-    A = _rand(np.random.default_rng(18), (4, 3), dtype)
+    A = random_array(np.random.default_rng(18), (4, 3), dtype)
     op = FromLinearOperator(scipy.sparse.linalg.aslinearoperator(A))
     assert np.dtype(op.dtype) == np.dtype(dtype)
     assert op.is_complex == np.issubdtype(dtype, np.complexfloating)
@@ -325,7 +320,7 @@ def test_from_linear_operator_keeps_dtype(dtype):
 
 def test_from_linear_operator_without_matmat():
     """Objects with only ``matvec``/``rmatvec`` are applied column by column."""
-    A = _rand(np.random.default_rng(19), (5, 3), np.complex128)
+    A = random_array(np.random.default_rng(19), (5, 3), np.complex128)
 
     class VecOnly:
         shape = A.shape
@@ -339,7 +334,7 @@ def test_from_linear_operator_without_matmat():
 
     op = as_operator(VecOnly())
     assert isinstance(op, FromLinearOperator)
-    X = _rand(np.random.default_rng(20), (3, 4), np.complex128)
+    X = random_array(np.random.default_rng(20), (3, 4), np.complex128)
     np.testing.assert_allclose(op.matvec(X), A @ X, rtol=1e-13)
     np.testing.assert_allclose(op.todense(), A, rtol=1e-13)
     dottest(op)
@@ -367,7 +362,7 @@ def _check_against_numpy(case, dtype, xp, on_device=lambda a: a):
     rtol = 1e-4 if _is32(dtype) else 1e-12
     atol = rtol * np.abs(A).max() * max(m, n)
     for shape_x, shape_y in [(lead + (n,), lead + (m,)), (lead + (n, 2), lead + (m, 2))]:
-        x, y = _rand(rng, shape_x, dtype), _rand(rng, shape_y, dtype)
+        x, y = random_array(rng, shape_x, dtype), random_array(rng, shape_y, dtype)
         for got, ref in [(op.matvec(xp.asarray(on_device(x))), op_np.matvec(x)),
                          (op.rmatvec(xp.asarray(on_device(y))), op_np.rmatvec(y)),
                          (op.H.matvec(xp.asarray(on_device(y))), op_np.rmatvec(y))]:

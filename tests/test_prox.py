@@ -9,6 +9,8 @@ import sparserec._kernels as kernels
 from sparserec import prox
 from sparserec.prox import hard_threshold, soft_threshold, top_k
 
+from _helpers import random_array
+
 xps = pytest.importorskip("array_api_strict")
 
 P = 6                     # problems per call
@@ -27,13 +29,6 @@ def _to_np(x):
         return np.from_dlpack(x)
     except Exception:  # pragma: no cover - older array_api_strict
         return np.asarray(x)
-
-
-def _rand(rng, shape, dtype):
-    a = rng.standard_normal(shape)
-    if np.issubdtype(dtype, np.complexfloating):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _tol(dtype):
@@ -57,7 +52,7 @@ def make_problem(layout, size, dtype, t_kind, seed):
     rng = np.random.default_rng(seed)
     n = SMALL_N if size == "small" else _large_n()
     shape = (n, P) if layout == "columns" else (P, n, 1)
-    v = _rand(rng, shape, dtype)
+    v = random_array(rng, shape, dtype)
     tvals = rng.uniform(0.3, 1.5, P)
     if t_kind == "scalar":
         t = 0.75          # exactly representable in float32 too
@@ -149,18 +144,18 @@ def test_soft_threshold_numba_kernel_all_threshold_shapes(dtype):
     rng = np.random.default_rng(4)
     n, Bn = 7, 3
     cases = [
-        (_rand(rng, (n, P), dtype), 0.5),
-        (_rand(rng, (n, P), dtype), rng.uniform(0.2, 1, (1, P))),
-        (_rand(rng, (n, P), dtype), rng.uniform(0.2, 1, P)),
-        (_rand(rng, (n, P), dtype), rng.uniform(0.2, 1, (n, 1))),      # per unknown
-        (_rand(rng, (n, P), dtype), rng.uniform(0.2, 1, (n, P))),      # per entry
-        (_rand(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (Bn, 1, 1))),
-        (_rand(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (Bn, 1, P))),
-        (_rand(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (1, P))),
-        (_rand(rng, (n,), dtype), 0.3),                                 # 1-D
-        (_rand(rng, (2, Bn, n, 2), dtype), 0.3),                        # 4-D
-        (np.asfortranarray(_rand(rng, (n, P), dtype)), 0.4),            # F-order
-        (_rand(rng, (n, 2 * P), dtype)[:, ::2], 0.4),                   # strided view
+        (random_array(rng, (n, P), dtype), 0.5),
+        (random_array(rng, (n, P), dtype), rng.uniform(0.2, 1, (1, P))),
+        (random_array(rng, (n, P), dtype), rng.uniform(0.2, 1, P)),
+        (random_array(rng, (n, P), dtype), rng.uniform(0.2, 1, (n, 1))),      # per unknown
+        (random_array(rng, (n, P), dtype), rng.uniform(0.2, 1, (n, P))),      # per entry
+        (random_array(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (Bn, 1, 1))),
+        (random_array(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (Bn, 1, P))),
+        (random_array(rng, (Bn, n, P), dtype), rng.uniform(0.2, 1, (1, P))),
+        (random_array(rng, (n,), dtype), 0.3),                                 # 1-D
+        (random_array(rng, (2, Bn, n, 2), dtype), 0.3),                        # 4-D
+        (np.asfortranarray(random_array(rng, (n, P), dtype)), 0.4),            # F-order
+        (random_array(rng, (n, 2 * P), dtype)[:, ::2], 0.4),                   # strided view
     ]
     for v, t in cases:
         got = kernels.soft_threshold_numba(v, t)
@@ -199,7 +194,7 @@ def test_soft_threshold_is_prox_of_l1(dtype, size, layout, ns):
     rng = np.random.default_rng(7)
     for scale in (1e-4, 1e-2, 1.0):
         for _ in range(3):
-            d = scale * _rand(rng, v.shape, dtype)
+            d = scale * random_array(rng, v.shape, dtype)
             if rng.random() < 0.5:   # sparse perturbation: a few entries only
                 d = d * (rng.random(v.shape) < 0.05)
             gain = _objective(p + d, v, t) - fp - 0.5 * np.sum(np.abs(d) ** 2, axis=-2)
@@ -243,7 +238,7 @@ def _topk_problem(layout, dtype, n, seed, ties=False):
     rng = np.random.default_rng(seed)
     shape = (n, P) if layout == "columns" else (P, n, 1)
     if not ties:
-        return _rand(rng, shape, dtype)
+        return random_array(rng, shape, dtype)
     # moduli from a small integer set: many exact ties; never zero
     mod = rng.integers(1, 4, shape).astype(np.float64)
     if np.issubdtype(dtype, np.complexfloating):
