@@ -7,9 +7,9 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from sparserec.operators import (Dense, FromLinearOperator, Kron, Operator, as_operator,
+                                 dottest)
 
 from _helpers import random_array
-                                 dottest)
 
 xps = pytest.importorskip("array_api_strict")
 
