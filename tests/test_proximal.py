@@ -294,3 +294,7 @@ def test_warm_start_follows_a_regularisation_path(est):
     assert np.all(warm_model.fit(A, y).n_iter_ == 0)
     # a different number of targets cannot warm-start: it starts from zero
     assert warm_model.fit(A, y[:, 0]).coef_.shape == (80,)
+    # nor can a complex solution start a real problem
+    Ac = A + 1j * np.random.default_rng(19).standard_normal(A.shape)
+    warm_model.fit(Ac, Ac @ np.eye(80)[:, :3].sum(1))
+    assert warm_model.fit(A, y[:, 0]).coef_.dtype == np.float64

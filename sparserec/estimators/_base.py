@@ -2,7 +2,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._array import get_namespace, to_numpy
+from .._array import get_namespace, same_namespace, to_numpy
 from .._validation import check_array, check_bool, check_operator, check_problem
 
 __all__ = ["SparseRecoveryMixin"]
@@ -45,13 +45,18 @@ class SparseRecoveryMixin:
         return self
 
     def _warm_start_x0(self, problem):
-        """The previous solution in solver layout when ``warm_start`` applies, else None."""
+        """The previous ``coef_`` in the solvers' layout when ``warm_start`` is set and it
+        fits the new problem (shape, array library, real vs complex), else None."""
         if not check_bool(self.warm_start, "warm_start") or not hasattr(self, "coef_"):
             return None
         x = self.coef_ if self._squeeze else _swap_last(self.coef_)
         op = problem.op
         want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
-        return x if tuple(x.shape) == want else None
+        xp = op.xp
+        fits = (same_namespace(xp, x) and tuple(x.shape) == want
+                and (xp.isdtype(problem.Y.dtype, "complex floating")
+                     or not xp.isdtype(x.dtype, "complex floating")))
+        return x if fits else None
 
     def predict(self, A):
         """Measurements predicted by the fitted coefficients, ``A @ coef_.T``.
