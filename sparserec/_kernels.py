@@ -7,14 +7,12 @@ __all__ = ["soft_threshold_numba"]
 
 @numba.njit(cache=True, error_model="numpy")
 def _soft(v, t, out):
-    # v, out: (B, n, P); t: (Bt, 1, Pt) with Bt in {1, B}, Pt in {1, P}
+    # v, out: (B, n, P); t: (B, n, P), usually a broadcast (zero-stride) view
     B, n, P = v.shape
-    sb = t.shape[0] > 1
-    sp = t.shape[2] > 1
     for b in range(B):
         for i in range(n):
             for p in range(P):
-                tau = t[b if sb else 0, 0, p if sp else 0]
+                tau = t[b, i, p]
                 a = v[b, i, p]
                 # squared modulus first: the square root only for survivors
                 m2 = (a * np.conj(a)).real
@@ -27,16 +25,15 @@ def _soft(v, t, out):
 def soft_threshold_numba(v, t):
     """Fused soft threshold for NumPy arrays of shape ``(n, P)`` or ``(B, n, P)``.
 
-    ``t`` is a scalar or one threshold per problem (shape ``(1, P)`` or
-    ``(B, 1, 1)``); other shapes fall back to NumPy.
+    ``t`` is a scalar or any array broadcasting against ``v`` (one threshold
+    per problem, per coordinate, or both); it is read through a zero-stride
+    view, never expanded.
     """
     t = np.asarray(t, dtype=v.real.dtype)
     v3 = v[None] if v.ndim == 2 else v
-    t3 = t.reshape((1,) * (3 - t.ndim) + t.shape) if t.ndim <= 3 else t
-    if v3.ndim != 3 or t3.ndim != 3 or t3.shape[1] != 1 \
-            or t3.shape[0] not in (1, v3.shape[0]) or t3.shape[2] not in (1, v3.shape[2]):
+    if v3.ndim != 3 or t.ndim > 3:
         mod = np.abs(v)
         return v * np.maximum(1.0 - t / np.where(mod > 0, mod, 1.0), 0.0)
     out = np.empty_like(v3)
-    _soft(v3, np.ascontiguousarray(t3), out)
+    _soft(np.ascontiguousarray(v3), np.broadcast_to(t, v3.shape), out)
     return out.reshape(v.shape)

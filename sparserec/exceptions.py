@@ -3,11 +3,18 @@ import os
 import sys
 import warnings
 
-from sklearn.exceptions import ConvergenceWarning
-
 __all__ = ["ConvergenceWarning", "warn"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped at ``max_iter`` before meeting its stopping criterion.
+
+    sparserec's own class (a ``UserWarning``, like scikit-learn's
+    ``ConvergenceWarning``), so that the solvers import nothing of
+    scikit-learn; filter it by this class or as a ``UserWarning``.
+    """
 
 
 def warn(message, category):

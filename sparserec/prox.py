@@ -8,8 +8,11 @@ from ._array import abs2, get_namespace, is_complex, is_numpy
 
 __all__ = ["soft_threshold", "hard_threshold", "top_k", "l1_norm"]
 
-# below this many entries NumPy's vectorised ops beat a kernel launch
+# the Numba kernel runs for arrays of at least this many entries spread over at least
+# _NUMBA_MIN_COLUMNS problems (last axis); benchmarks/bench_prox.py times both sides at
+# these sizes and on the single-problem (n, 1) layout, where NumPy wins
 _NUMBA_MIN_SIZE = 1 << 14
+_NUMBA_MIN_COLUMNS = 2
 
 
 def l1_norm(xp, x, axis=-2):
@@ -43,7 +46,8 @@ def soft_threshold(v, t):
     array of the dtype of ``v``
     """
     xp = get_namespace(v)
-    if is_numpy(xp) and v.size >= _NUMBA_MIN_SIZE:
+    if is_numpy(xp) and v.size >= _NUMBA_MIN_SIZE and v.ndim >= 2 \
+            and v.shape[-1] >= _NUMBA_MIN_COLUMNS:
         from ._kernels import soft_threshold_numba
         return soft_threshold_numba(v, t)
     if not is_complex(xp, v):

@@ -93,6 +93,24 @@ class Operator:
         raise ValueError(f"{type(self).__name__} is not a stack of operators; "
                          "take() needs batch_shape == (B,)")
 
+    def column_norms(self):
+        """Euclidean norm of every column, shape ``(*batch, n)``, or None.
+
+        Solvers use it for diagonal preconditioning; operators that cannot
+        give it cheaply (matrix-free ones) return None, and the solvers then
+        run unpreconditioned.
+        """
+        return None
+
+    def gram(self):
+        """The Gram matrix ``A^H A`` explicitly, shape ``(*batch, n, n)``.
+
+        This generic form applies ``A^H`` to the explicit matrix; structured
+        operators override it (``Kron``: the Kronecker product of the factor
+        Grams, never the product of the factors).
+        """
+        return self._rmatmat(self.todense())
+
     def todense(self):
         """The explicit matrix, shape ``(*batch, m, n)`` (for tests and small problems)."""
         xp = self.xp

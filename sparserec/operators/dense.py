@@ -1,5 +1,5 @@
 """Explicit matrices: one shared ``(m, n)`` matrix or a stack ``(B, m, n)``."""
-from .._array import conj, get_namespace
+from .._array import conj, get_namespace, sum_abs2
 from .base import Operator
 
 __all__ = ["Dense"]
@@ -53,6 +53,17 @@ class Dense(Operator):
         gram = self.A @ self._adjoint_matrix if m <= n else self._adjoint_matrix @ self.A
         top = xp.linalg.eigvalsh(gram)[..., -1]
         return xp.sqrt(xp.clip(top, min=0.0))
+
+    def column_norms(self):
+        """Euclidean norm of every column, shape ``(*batch, n)`` (no overflow for huge entries)."""
+        xp = self.xp
+        big = xp.max(xp.abs(self.A), axis=-2, keepdims=True)
+        big = xp.where(big > 0, big, xp.ones_like(big))
+        return (big * xp.sqrt(sum_abs2(xp, self.A / xp.astype(big, self.A.dtype), -2)))[..., 0, :]
+
+    def gram(self):
+        """``A^H A``, shape ``(*batch, n, n)``."""
+        return self._adjoint_matrix @ self.A
 
     def take(self, indices):
         """The sub-stack of matrices ``indices`` (stacked operators only)."""

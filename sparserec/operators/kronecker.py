@@ -57,9 +57,40 @@ class Kron(Operator):
         adj = [conj(xp, xp.matrix_transpose(f)) for f in self.factors]
         return self._mode_products(Y, adj, [f.shape[0] for f in self.factors])
 
+    def column_norms(self):
+        """Column norms: the Kronecker product of the factors' column norms."""
+        from .dense import Dense
+        return _kron_vectors(self.xp, [Dense(f).column_norms() for f in self.factors])
+
+    def gram(self):
+        """``A^H A`` as the Kronecker product of the factor Grams ``A_i^H A_i``.
+
+        Costs ``O(sum_i m_i n_i^2 + n^2)``; the ``(m, n)`` product of the
+        factors is never formed.
+        """
+        from .dense import Dense
+        xp = self.xp
+        G = None
+        for f in self.factors:
+            Gi = Dense(f).gram()
+            if G is None:
+                G = Gi
+                continue
+            a, b = G.shape[0], Gi.shape[0]
+            G = xp.reshape(G[:, None, :, None] * Gi[None, :, None, :], (a * b, a * b))
+        return G
+
     def _compute_norm2(self):
         from .dense import Dense
         norm = 1.0
         for f in self.factors:
             norm = norm * Dense(f).norm2()
         return norm
+
+
+def _kron_vectors(xp, vectors):
+    """``v_1 ⊗ v_2 ⊗ ...`` of 1-D arrays (C order, matching :class:`Kron`)."""
+    out = vectors[0]
+    for v in vectors[1:]:
+        out = xp.reshape(out[:, None] * v[None, :], (-1,))
+    return out

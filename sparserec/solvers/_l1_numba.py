@@ -14,26 +14,29 @@ threads that release the GIL; a plain thread pool compiles faster than a
   ``A^H r`` ``m * n``, on a matrix that stays in cache.
 
 The iteration is that of :class:`sparserec.solvers.proximal._L1ProximalGradient`
-(same first step, adaptive step rule, momentum, restart, exact refresh of the
-images and duality-gap test every ``check_every`` iterations and before the
-first); the tests compare the two paths.
+(same metric, first step, accept/reject step rule with the constants of
+:mod:`._l1_rule`, momentum, restart, exact refresh of the images and
+duality-gap test every ``check_every`` iterations and before the first), and it
+is reached only through that class's ``fast_path``; the tests compare the two
+paths iteration by iteration.  History memory grows with the checks actually
+made, never with ``max_iter``.
 """
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
-from .proximal import _L1ProximalGradient
+from ._engine import FastRun
+from ._l1_rule import CURVATURE_SLACK, GROW, MARGIN, MAX_BACKTRACK, SHRINK
 
 __all__ = ["solve_l1_numba"]
 
+# Gram mode (G d costs n * nnz(d)) for a shared A with at least this many problems and
+# at most this many columns (benchmarks/bench_first_order.py times both modes)
 _GRAM_MIN_PROBLEMS = 16
 _GRAM_MAX_N = 4096
 _CHUNKS_PER_THREAD = 8
-# the adaptive-step constants of the array-API iteration (global constants for Numba)
-_SHRINK, _GROW, _MARGIN, _MAX_BACKTRACK = (_L1ProximalGradient.SHRINK, _L1ProximalGradient.GROW,
-                                           _L1ProximalGradient.MARGIN,
-                                           _L1ProximalGradient.MAX_BACKTRACK)
+_HISTORY_START = 16
 
 
 @numba.njit(cache=True)
@@ -99,9 +102,43 @@ def _relative_gap(x, s, g, gram, lam, c, yy):
     return (primal - dual) / (yy if yy > 0 else 1.0)
 
 
+@numba.njit(cache=True)
+def _first_curvature(c, c2, A):
+    """Curvature ``||A d||^2 / ||d||_W^2`` along ``d = c / c2`` (1 when undefined)."""
+    dd = 0.0
+    for j in range(c.shape[0]):
+        dj = c[j] / c2[j]
+        dd += c2[j] * (np.conj(dj) * dj).real
+    if dd == 0:
+        return 1.0
+    acc = 0.0
+    for i in range(A.shape[0]):
+        s = 0.0 * c[0]
+        row = A[i]
+        for j in range(c.shape[0]):
+            s += row[j] * (c[j] / c2[j])
+        acc += (np.conj(s) * s).real
+    lip = acc / dd
+    return lip if lip > 0 else 1.0
+
+
+@numba.njit(cache=True)
+def _record(hist, n_check, crit):
+    """``hist[n_check] = max(hist[n_check], crit)``, doubling ``hist`` when full."""
+    if n_check >= hist.shape[0]:
+        grown = np.full(2 * hist.shape[0], -np.inf)
+        grown[:hist.shape[0]] = hist
+        hist = grown
+    if crit > hist[n_check]:
+        hist[n_check] = crit
+    return hist
+
+
 @numba.njit(cache=True, error_model="numpy")
-def _solve_one(x, gram, GT, A, y, c, yy, lam, momentum, restart, max_iter, tol, check_every,
-               hist):
+def _solve_one(x, gram, GT, A, y, c, yy, c2, lam, momentum, restart, max_iter, tol,
+               check_every, hist):
+    """One problem to convergence; returns ``(iterations, status, hist)`` with status
+    1 converged, 0 not converged, -1 non-finite iterates."""
     n = x.shape[0]
     size = n if gram else y.shape[0]
     # images (A x - y, or G x - A^H y in Gram mode) of the iterate, the extrapolated
@@ -112,51 +149,60 @@ def _solve_one(x, gram, GT, A, y, c, yy, lam, momentum, restart, max_iter, tol, 
     z = x.copy()
     xn = np.zeros_like(x)
     d = np.zeros_like(x)
-    g = np.zeros_like(x)
-    lip = _curvature_along(c, A) / _SHRINK
+    g = np.zeros_like(x)     # gradient at z
+    gx = np.zeros_like(x)    # gradient at x (duality gap)
+    lip = _first_curvature(c, c2, A)
+    lip_acc = lip / SHRINK
     t = 1.0
+    nback = 0
     it = 0
     n_check = 0
-    converged = False
+    status = 0
     while True:
         if it % check_every == 0 or it == max_iter:
             _affine(x, sx, gram, GT, A, y, c)   # exact images, no drift
             _affine(z, sz, gram, GT, A, y, c)
-            _gradient(sx, g, gram, A)
-            crit = _relative_gap(x, sx, g, gram, lam, c, yy)
-            hist[n_check] = crit
+            if it == 0:
+                _gradient(sz, g, gram, A)
+            _gradient(sx, gx, gram, A)
+            crit = _relative_gap(x, sx, gx, gram, lam, c, yy)
+            if not np.isfinite(crit):
+                status = -1
+                break
+            hist = _record(hist, n_check, crit)
             n_check += 1
             if crit <= tol:
-                converged = True
+                status = 1
                 break
         if it == max_iter:
             break
-        _gradient(sz, g, gram, A)
-        lip_prev = lip
-        lip = lip * _SHRINK
-        for _ in range(_MAX_BACKTRACK):
-            tau = lam / lip
-            dd = 0.0
-            for i in range(n):
-                v = z[i] - g[i] / lip
-                mod = abs(v)
-                xn[i] = 0.0 if mod <= tau else v * (1.0 - tau / mod)
-                d[i] = xn[i] - z[i]
-                dd += (np.conj(d[i]) * d[i]).real
-            _apply(d, ad, gram, GT, A)
-            # ||A d||^2 = Re(d^H G d) in Gram mode
-            curv = _real_dot(d, ad) if gram else _real_dot(ad, ad)
-            if not (curv > lip * dd * (1.0 + 1e-9) and dd > 0):
-                break
-            lip = max(_MARGIN * curv / dd, lip * _GROW)
+        it += 1
+        dd = 0.0
+        for i in range(n):
+            scale = lip * c2[i]
+            v = z[i] - g[i] / scale
+            tau = lam / scale
+            mod = abs(v)
+            xn[i] = 0.0 if mod <= tau else v * (1.0 - tau / mod)
+            d[i] = xn[i] - z[i]
+            dd += c2[i] * (np.conj(d[i]) * d[i]).real
+        _apply(d, ad, gram, GT, A)
+        # ||A d||^2 = Re(d^H G d) in Gram mode
+        curv = _real_dot(d, ad) if gram else _real_dot(ad, ad)
+        if curv > lip * dd * (1.0 + CURVATURE_SLACK) and dd > 0 and nback < MAX_BACKTRACK:
+            lip = max(MARGIN * curv / dd, lip * GROW)   # rejected: retry from z
+            nback += 1
+            continue
+        nback = 0
         beta = 0.0
         if momentum:
-            uphill = 0.0
-            for i in range(n):
-                uphill += (np.conj(z[i] - xn[i]) * (xn[i] - x[i])).real
-            if restart and uphill > 0:
-                t = 1.0
-            t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t * lip / lip_prev))
+            if restart:
+                uphill = 0.0
+                for i in range(n):
+                    uphill += c2[i] * (np.conj(z[i] - xn[i]) * (xn[i] - x[i])).real
+                if uphill > 0:
+                    t = 1.0
+            t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t * lip / lip_acc))
             beta = (t - 1.0) / t_next
             t = t_next
         for i in range(size):
@@ -166,33 +212,23 @@ def _solve_one(x, gram, GT, A, y, c, yy, lam, momentum, restart, max_iter, tol, 
         for i in range(n):
             z[i] = xn[i] + beta * (xn[i] - x[i])
             x[i] = xn[i]
-        it += 1
-    return it, converged
-
-
-@numba.njit(cache=True)
-def _curvature_along(c, A):
-    """``||A c||^2 / ||c||^2`` (1 when it is undefined): the first step's curvature."""
-    cc = _real_dot(c, c)
-    if cc == 0:
-        return 1.0
-    acc = 0.0
-    for i in range(A.shape[0]):
-        s = 0.0 * c[0]
-        row = A[i]
-        for j in range(c.shape[0]):
-            s += row[j] * c[j]
-        acc += (np.conj(s) * s).real
-    lip = acc / cc
-    return lip if lip > 0 else 1.0
+        _gradient(sz, g, gram, A)
+        lip_acc = lip
+        lip = lip * SHRINK
+    return it, status, hist
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, lam, momentum, restart,
-                 max_iter, tol, check_every, n_iter, converged, hist):
-    """Problems ``start <= p < stop``, one after the other (runs without the GIL)."""
+def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, C2, lam, momentum, restart,
+                 max_iter, tol, check_every, n_iter, status):
+    """Problems ``start <= p < stop``, one after the other (runs without the GIL).
+
+    Returns the largest criterion over these problems at every check (``-inf``
+    where none of them was still running)."""
+    hist = np.full(_HISTORY_START, -np.inf)
     for p in range(start, stop):
-        Ab = A[a_index[p]]
+        b = a_index[p]
+        Ab = A[b]
         if not gram:  # A^H y while A_b is in cache
             C[p] = 0
             for i in range(Y.shape[1]):
@@ -200,27 +236,39 @@ def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, lam, momentum, 
                 row = Ab[i]
                 for j in range(C.shape[1]):
                     C[p, j] += np.conj(row[j]) * yi
-        it, ok = _solve_one(X[p], gram, GT, Ab, Y[p], C[p], yy[p], lam, momentum, restart,
-                            max_iter, tol, check_every, hist[p])
+        it, st, hist = _solve_one(X[p], gram, GT, Ab, Y[p], C[p], yy[p], C2[b], lam, momentum,
+                                  restart, max_iter, tol, check_every, hist)
         n_iter[p] = it
-        converged[p] = ok
+        status[p] = st
+    return hist
 
 
 def _solve_all(*args):
-    """Spread the problems over Numba's thread count in chunks (load balance)."""
+    """Spread the problems over Numba's thread count in chunks (load balance); return
+    the per-check maxima of every chunk."""
     P = args[0].shape[0]
     threads = numba.get_num_threads()
     if threads == 1 or P < 2 * _CHUNKS_PER_THREAD:
-        _solve_range(0, P, *args)
-        return
+        return [_solve_range(0, P, *args)]
     bounds = np.linspace(0, P, threads * _CHUNKS_PER_THREAD + 1).astype(int)
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda lo_hi: _solve_range(lo_hi[0], lo_hi[1], *args),
-                      zip(bounds[:-1], bounds[1:])))
+        return list(pool.map(lambda lo_hi: _solve_range(lo_hi[0], lo_hi[1], *args),
+                             zip(bounds[:-1], bounds[1:])))
 
 
-def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every, x0=None):
-    """ISTA/FISTA on every problem of a validated NumPy problem (solver layout).
+def _merge_history(hists, max_iter, check_every):
+    """Per-check maxima of the chunks as the engine's ``(n_checks, 2)`` history."""
+    width = max(h.shape[0] for h in hists)
+    merged = np.full(width, -np.inf)
+    for h in hists:
+        merged[:h.shape[0]] = np.maximum(merged[:h.shape[0]], h)
+    merged = merged[np.isfinite(merged)]
+    iters = np.minimum(np.arange(merged.size) * check_every, max_iter)
+    return np.column_stack([iters, merged]) if merged.size else np.zeros((0, 2))
+
+
+def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_every, x0=None):
+    """ISTA/FISTA on every problem of a validated NumPy problem (problem layout).
 
     Parameters
     ----------
@@ -228,6 +276,8 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
         Shared ``(m, n)`` or stacked ``(B, m, n)`` NumPy matrix.
     Y : ndarray
         ``(m, L)`` (shared) or ``(B, m, L)`` (stacked), float64 or complex128.
+    c2 : ndarray
+        Squared column norms (the metric), ``(n,)`` or ``(B, n)``.
     lam, momentum, restart, max_iter, tol, check_every :
         As in :func:`sparserec.solvers.fista`.
     x0 : ndarray, optional
@@ -235,9 +285,7 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
 
     Returns
     -------
-    X : ndarray ``(n, L)`` or ``(B, n, L)``
-    n_iter, converged : ndarrays of shape ``(L,)`` or ``(B, L)``
-    history : ndarray ``(n_checks, 2)``
+    FastRun
     """
     dtype = Y.dtype
     A = np.ascontiguousarray(op.A, dtype=dtype)
@@ -252,12 +300,12 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
         Yp = np.ascontiguousarray(Y.T)
         a_index = np.zeros(L, dtype=np.int64)
         A3 = A[None]
+    C2 = np.ascontiguousarray(np.reshape(c2, (-1, n)), dtype=np.float64)
     P = Yp.shape[0]
     gram = not op.is_stacked and P >= _GRAM_MIN_PROBLEMS and n <= _GRAM_MAX_N
     if gram:
-        AH = A.conj().T
-        GT = np.ascontiguousarray((AH @ A).T)
-        C = np.ascontiguousarray((AH @ Y).T)
+        GT = np.ascontiguousarray(op.gram().T, dtype=dtype)
+        C = np.ascontiguousarray((A.conj().T @ Y).T)
     else:
         GT = np.zeros((1, 1), dtype=dtype)
         C = np.empty((P, n), dtype=dtype)  # filled per problem by the kernel
@@ -269,17 +317,12 @@ def solve_l1_numba(op, Y, *, lam, momentum, restart, max_iter, tol, check_every,
     else:
         X = np.array(x0.T, dtype=dtype, order="C")  # a copy: the kernel writes into X
     n_iter = np.zeros(P, dtype=np.int64)
-    converged = np.zeros(P, dtype=np.bool_)
-    n_checks = max_iter // check_every + 2
-    hist = np.full((P, n_checks), np.nan)
-    _solve_all(X, gram, GT, A3, a_index, Yp, C, yy, float(lam), bool(momentum),
-               bool(restart), int(max_iter), float(tol), int(check_every), n_iter, converged,
-               hist)
-    checked = ~np.all(np.isnan(hist), axis=0)
-    iters = np.minimum(np.arange(n_checks) * check_every, max_iter)[checked]
-    history = np.column_stack([iters, np.nanmax(hist[:, checked], axis=0)]) if checked.any() \
-        else np.zeros((0, 2))
-    if op.is_stacked:
-        X = np.swapaxes(X.reshape(B, L, n), 1, 2)
-        return X, n_iter.reshape(B, L), converged.reshape(B, L), history
-    return X.T, n_iter, converged, history
+    status = np.zeros(P, dtype=np.int64)
+    hists = _solve_all(X, gram, GT, A3, a_index, Yp, C, yy, C2, float(lam), bool(momentum),
+                       bool(restart), int(max_iter), float(tol), int(check_every), n_iter,
+                       status)
+    history = _merge_history(hists, max_iter, check_every)
+    shape = (B, L) if op.is_stacked else (L,)
+    X = np.swapaxes(X.reshape(B, L, n), 1, 2) if op.is_stacked else X.T
+    return FastRun(X=X, n_iter=n_iter.reshape(shape), converged=(status == 1).reshape(shape),
+                   history=history, finite=(status >= 0).reshape(shape))

@@ -11,11 +11,12 @@ own moves (see :class:`_L1ProximalGradient`; no spectral norm needed); IHT uses
 """
 import numpy as np
 
-from .._array import same_namespace, sum_abs2
+from .._array import abs2, real_dtype, same_namespace, sum_abs2
 from .._validation import check_array, check_problem, check_scalar, check_sparsity
 from ..operators import Dense
 from ..prox import hard_threshold, l1_norm, soft_threshold, top_k
-from ._engine import make_result, run
+from ._engine import run
+from ._l1_rule import CURVATURE_SLACK, GROW, MARGIN, MAX_BACKTRACK, SHRINK
 
 __all__ = ["ista", "fista", "iht", "lasso_duality_gap"]
 
@@ -69,7 +70,7 @@ def lasso_duality_gap(A, y, x, lam):
     """
     problem = check_problem(A, y)
     lam = check_scalar(lam, "lam", low=0)
-    X = _check_x0(x, problem, stack_columns=False, name="x")
+    X = _check_x0(x, problem, name="x")
     gap, primal = _duality_gap(problem.op, problem.Y, problem.op.xp.astype(X, problem.Y.dtype), lam)
     squeeze = (lambda v: v[..., 0]) if problem.squeeze else (lambda v: v)
     return squeeze(gap[..., 0, :]), squeeze(primal[..., 0, :])
@@ -87,70 +88,119 @@ def _duality_gap(op, Y, X, lam, residual=None):
     return primal - dual, primal
 
 
-def _real_inner(xp, a, b):
-    """Per-problem ``Re(a^H b)`` summed over axis ``-2`` (complex-aware)."""
+def _real_inner(xp, a, b, weights=None):
+    """Per-problem ``Re(a^H W b)`` summed over axis ``-2`` (complex-aware; ``W`` diagonal)."""
     prod = xp.conj(a) * b if xp.isdtype(a.dtype, "complex floating") else a * b
-    return xp.sum(xp.real(prod) if xp.isdtype(prod.dtype, "complex floating") else prod,
-                  axis=-2, keepdims=True)
+    prod = xp.real(prod) if xp.isdtype(prod.dtype, "complex floating") else prod
+    return xp.sum(prod if weights is None else weights * prod, axis=-2, keepdims=True)
+
+
+def _flatten_stack_columns(xp, X):
+    """``(B, n, L)`` to the engine's stacked layout ``(B*L, n, 1)``."""
+    B, n, L = X.shape
+    return xp.reshape(xp.permute_dims(X, (0, 2, 1)), (B * L, n, 1))
+
+
+def _squared_column_norms(op):
+    """``||a_j||^2`` per column (1 for zero columns), ``(n,)`` or ``(B, n)``, or None."""
+    norms = op.column_norms()
+    if norms is None:
+        return None
+    xp = op.xp
+    if not bool(xp.all(norms < float(xp.finfo(norms.dtype).max) ** 0.5)):
+        raise ValueError(f"A has columns of norm up to {float(xp.max(norms)):.3g}, whose squares "
+                         f"overflow {norms.dtype}: rescale A (and y)")
+    c2 = norms * norms
+    return xp.where(c2 > 0, c2, xp.ones_like(c2))
 
 
 class _L1ProximalGradient:
-    """ISTA (``momentum=False``) or FISTA on the l1 problem, with an adaptive step.
+    """ISTA (``momentum=False``) or FISTA on the l1 problem, adaptive step, diagonal metric.
 
-    The state carries the iterate ``x``, the extrapolated point ``z`` and their
-    images ``sx = A x - y``, ``sz = A z - y``, updated with the move's image
-    ``A d`` (``d = x_new - z``) rather than recomputed, so an iteration costs one
-    ``A^H`` and one ``A``.  The step ``1/lip`` is adapted per problem: each
-    iteration first tries ``lip * SHRINK`` and backs off (to at least ``MARGIN``
-    times the move's curvature ``||A d||^2 / ||d||^2``, an accurate Rayleigh
-    quotient) whenever the curvature exceeds it, so every step is a valid
-    majorisation step.  The momentum update uses the ratio of
-    successive ``lip`` (Scheinberg, Goldfarb & Bai, FoCM 2014), and the gradient
-    restart of O'Donoghue & Candes resets it when it points uphill.  The first
-    ``lip`` is the curvature along ``A^H y``.
+    Every step is a proximal-gradient step in the metric ``diag(||a_j||^2)``
+    (FISTA on ``u_j = ||a_j|| x_j``, written in ``x``: coordinate ``j`` moves by
+    ``g_j / (lip ||a_j||^2)`` and is thresholded at ``lam / (lip ||a_j||^2)``),
+    which minimises the same objective and makes the iterates invariant to the
+    scaling of the columns of ``A`` (operators without column norms run in the
+    plain metric).
+
+    The state carries the iterate ``x``, the extrapolated point ``z``, their
+    images ``sx = A x - y`` and ``sz = A z - y`` (updated with the move's image
+    ``A d``, ``d = x_new - z``, and recomputed exactly at each check), the
+    gradient ``g = A^H sz``, and per problem the l1 weight ``lam``, the ``lip`` to
+    try next, the ``lip`` of the last accepted step and the momentum ``t``.  A
+    trial is *rejected* when the move's curvature ``||A d||^2 / ||d||_W^2`` exceeds
+    ``lip`` (``lip`` then grows to at least ``MARGIN`` times that curvature and the
+    next iteration retries from the same point), otherwise accepted (and the next
+    iteration tries ``SHRINK * lip``): every accepted step is a valid majorisation
+    step, and no iteration waits for the host (no backtracking loop).  The
+    momentum uses the ratio of successive accepted ``lip`` (Scheinberg, Goldfarb &
+    Bai, FoCM 2014); the gradient restart of O'Donoghue & Candes resets it when
+    it points uphill.  The first trial's ``lip`` is the curvature along the
+    first preconditioned gradient.
+
+    :func:`fast_path` runs the same iteration in Numba (:mod:`._l1_numba`) for
+    batches of explicit NumPy matrices.
     """
-
-    SHRINK, GROW, MARGIN, MAX_BACKTRACK = 0.9, 1.5, 1.01, 60
 
     def __init__(self, lam, momentum, restart, x0):
         self.lam, self.momentum, self.restart, self.x0 = lam, momentum, restart, x0
 
     def init(self, op, Y):
         xp = op.xp
+        rdtype = real_dtype(xp, Y.dtype)
         X = _start(op, Y, self.x0)
         SX = op._matmat(X) - Y
+        c2 = _squared_column_norms(op)
+        if c2 is None:
+            c2 = xp.ones((op.shape[1], 1), dtype=rdtype)
+        c2 = xp.astype(xp.reshape(c2, (-1, op.shape[1], 1)) if op.is_stacked
+                       else xp.reshape(c2, (-1, 1)), rdtype)
+        self.state_axes = {} if op.is_stacked else {"c2": None}
         C = op._rmatmat(Y)
-        cc = sum_abs2(xp, C, -2)
-        lip = xp.where(cc > 0, sum_abs2(xp, op._matmat(C), -2) / _safe(xp, cc), xp.ones_like(cc))
-        lip = xp.where(lip > 0, lip, xp.ones_like(lip)) / self.SHRINK
-        return {"x": X, "sx": SX, "z": X, "sz": SX, "lip": lip, "t": xp.ones_like(lip)}
+        D0 = C / xp.astype(c2, C.dtype)
+        dd = xp.sum(c2 * abs2(xp, D0), axis=-2, keepdims=True)
+        lip = xp.where(dd > 0, sum_abs2(xp, op._matmat(D0), -2) / _safe(xp, dd),
+                       xp.ones_like(dd))
+        lip = xp.where(lip > 0, lip, xp.ones_like(lip))
+        G = -C if self.x0 is None else op._rmatmat(SX)
+        return {"x": X, "sx": SX, "z": X, "sz": SX, "g": G, "lip": lip,
+                "lip_acc": lip / SHRINK, "t": xp.ones_like(lip), "nback": xp.zeros_like(lip),
+                "lam": xp.full_like(lip, self.lam), "c2": c2}
 
-    def step(self, op, Y, st):
+    def step(self, op, Y, st, it):
         xp = op.xp
-        X, SX, Z, SZ = st["x"], st["sx"], st["z"], st["sz"]
-        G = op._rmatmat(SZ)
-        lip = st["lip"] * self.SHRINK
-        for _ in range(self.MAX_BACKTRACK):
-            Xn = soft_threshold(Z - G / xp.astype(lip, G.dtype), self.lam / lip)
-            D = Xn - Z
-            AD = op._matmat(D)
-            dd = sum_abs2(xp, D, -2)
-            curv = sum_abs2(xp, AD, -2)
-            long = (curv > lip * dd * (1.0 + 1e-9)) & (dd > 0)
-            if not bool(xp.any(long)):
-                break
-            lip = xp.where(long, xp.maximum(self.MARGIN * curv / _safe(xp, dd), lip * self.GROW), lip)
+        X, SX, Z, SZ, G = st["x"], st["sx"], st["z"], st["sz"], st["g"]
+        lip, c2, lam = st["lip"], st["c2"], st["lam"]
+        scale = lip * c2
+        Xn = soft_threshold(Z - G / xp.astype(scale, G.dtype), lam / scale)
+        D = Xn - Z
+        AD = op._matmat(D)
+        dd = xp.sum(c2 * abs2(xp, D), axis=-2, keepdims=True)
+        curv = sum_abs2(xp, AD, -2)
+        accept = ~((curv > lip * dd * (1.0 + CURVATURE_SLACK)) & (dd > 0)
+                   & (st["nback"] < MAX_BACKTRACK))
         SN = SZ + AD
         t = st["t"]
-        if not self.momentum:
-            return {"x": Xn, "sx": SN, "z": Xn, "sz": SN, "lip": lip, "t": t}
-        if self.restart:
-            uphill = _real_inner(xp, Z - Xn, Xn - X) > 0
-            t = xp.where(uphill, xp.ones_like(t), t)
-        t_next = 0.5 * (1.0 + xp.sqrt(1.0 + 4.0 * t * t * lip / st["lip"]))
-        beta = xp.astype((t - 1.0) / t_next, Xn.dtype)
-        return {"x": Xn, "sx": SN, "z": Xn + beta * (Xn - X), "sz": SN + beta * (SN - SX),
-                "lip": lip, "t": t_next}
+        if self.momentum:
+            if self.restart:
+                uphill = _real_inner(xp, Z - Xn, Xn - X, c2) > 0
+                t = xp.where(uphill, xp.ones_like(t), t)
+            t_next = 0.5 * (1.0 + xp.sqrt(1.0 + 4.0 * t * t * lip / st["lip_acc"]))
+            beta = xp.astype((t - 1.0) / t_next, Xn.dtype)
+            Zn, SZn = Xn + beta * (Xn - X), SN + beta * (SN - SX)
+        else:
+            t_next, Zn, SZn = t, Xn, SN
+        Gn = op._rmatmat(SZn)
+
+        def keep(new, old):
+            return xp.where(accept, new, old)
+
+        return {"x": keep(Xn, X), "sx": keep(SN, SX), "z": keep(Zn, Z), "sz": keep(SZn, SZ),
+                "g": keep(Gn, G),
+                "lip": keep(lip * SHRINK, xp.maximum(MARGIN * curv / _safe(xp, dd), lip * GROW)),
+                "lip_acc": keep(lip, st["lip_acc"]), "t": keep(t_next, st["t"]),
+                "nback": keep(xp.zeros_like(lip), st["nback"] + 1.0), "lam": lam, "c2": c2}
 
     def refresh(self, op, Y, st):
         """Recompute the images exactly (they are updated incrementally between checks)."""
@@ -161,57 +211,60 @@ class _L1ProximalGradient:
 
     def criterion(self, op, Y, st):
         xp = op.xp
-        gap, _ = _duality_gap(op, Y, st["x"], self.lam, residual=-st["sx"])
+        gap, _ = _duality_gap(op, Y, st["x"], st["lam"], residual=-st["sx"])
         return gap / _safe(xp, sum_abs2(xp, Y, -2))
+
+    def fast_path(self, problem, *, max_iter, tol, check_every):
+        """The Numba execution of this iteration, for batches of explicit NumPy matrices.
+
+        A single problem stays on the array-API path: it needs no compiled
+        code, so a first call in a fresh process costs what scikit-learn's does.
+        """
+        op, Y = problem.op, problem.Y
+        n_problems = Y.shape[-1] * (op.batch_shape[0] if op.is_stacked else 1)
+        if not (_USE_NUMBA and n_problems >= _NUMBA_MIN_PROBLEMS and isinstance(op, Dense)
+                and isinstance(op.A, np.ndarray) and isinstance(Y, np.ndarray)
+                and Y.dtype in (np.float64, np.complex128)):
+            return None
+        from ._l1_numba import solve_l1_numba
+        return solve_l1_numba(op, Y, _squared_column_norms(op), lam=self.lam,
+                              momentum=self.momentum, restart=self.restart, max_iter=max_iter,
+                              tol=tol, check_every=check_every, x0=self.x0)
 
 
 def _start(op, Y, x0):
+    """The starting point in solver layout (``x0`` is in the problem's ``(n, L)`` /
+    ``(B, n, L)`` layout; a stack's columns are flattened as the engine does)."""
     xp = op.xp
     shape = Y.shape[:-2] + (op.shape[1], Y.shape[-1])
     if x0 is None:
         return xp.zeros(shape, dtype=Y.dtype)
-    return xp.astype(x0, Y.dtype)
+    x0 = xp.astype(x0, Y.dtype)
+    if op.is_stacked and x0.shape[0] != Y.shape[0]:
+        x0 = _flatten_stack_columns(xp, x0)
+    return x0
 
 
-def _solve_l1(A, y, lam, momentum, restart, max_iter, tol, check_every, x0, name):
+def _solve_l1(A, y, lam, momentum, restart, max_iter, tol, check_every, x0, callback, name):
     problem = check_problem(A, y)
     lam = check_scalar(lam, "lam", low=0)
     max_iter = check_scalar(max_iter, "max_iter", kind="int", low=0)
     tol = check_scalar(tol, "tol", low=0)
     check_every = check_scalar(check_every, "check_every", kind="int", low=1)
-    if _numba_path(problem):
-        from ._l1_numba import solve_l1_numba
-        X, n_iter, converged, history = solve_l1_numba(
-            problem.op, problem.Y, lam=lam, momentum=momentum, restart=restart,
-            max_iter=max_iter, tol=tol, check_every=check_every,
-            x0=None if x0 is None else _check_x0(x0, problem, stack_columns=False))
-        return make_result(problem, X, n_iter, converged, history, name=name,
-                           max_iter=max_iter, tol=tol)
     algo = _L1ProximalGradient(lam, momentum, restart, _check_x0(x0, problem))
-    return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every, name=name)
-
-
-def _numba_path(problem):
-    """Batches of explicit float64/complex128 NumPy problems take the Numba kernels.
-
-    A single problem stays on the array-API path: it needs no compiled code, so
-    a first call in a fresh process costs what scikit-learn's does.
-    """
-    op, Y = problem.op, problem.Y
-    n_problems = Y.shape[-1] * (op.batch_shape[0] if op.is_stacked else 1)
-    return (_USE_NUMBA and n_problems >= _NUMBA_MIN_PROBLEMS and isinstance(op, Dense)
-            and isinstance(op.A, np.ndarray) and isinstance(Y, np.ndarray)
-            and Y.dtype in (np.float64, np.complex128))
+    return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every, name=name,
+               callback=callback)
 
 
 _USE_NUMBA = True  # tests switch it off to compare with the array-API path
+# the smallest batch that takes the Numba path (benchmarks/bench_first_order.py measures
+# both paths on batches of this size)
 _NUMBA_MIN_PROBLEMS = 8
 
 
-def _check_x0(x0, problem, stack_columns=True, name="x0"):
-    """Bring an estimate from the user's layout into the solver's layout
-    (``(n, L)`` / ``(B, n, L)``; stacks with ``L > 1`` flattened to ``(B*L, n, 1)``
-    unless ``stack_columns`` is False)."""
+def _check_x0(x0, problem, name="x0"):
+    """Bring an estimate from the user's layout into the problem's layout
+    (``(n, L)`` / ``(B, n, L)``)."""
     if x0 is None:
         return None
     x0 = check_array(x0, name)
@@ -225,14 +278,10 @@ def _check_x0(x0, problem, stack_columns=True, name="x0"):
     want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
     if tuple(x0.shape) != want:
         raise ValueError(f"{name} must have shape {want}, got {tuple(x0.shape)}")
-    x0 = x0[..., None] if problem.squeeze else x0
-    if stack_columns and op.is_stacked and x0.shape[-1] > 1:
-        B, n, L = x0.shape
-        x0 = xp.reshape(xp.permute_dims(x0, (0, 2, 1)), (B * L, n, 1))
-    return x0
+    return x0[..., None] if problem.squeeze else x0
 
 
-def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
+def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None, callback=None):
     """Iterative shrinkage-thresholding for ``min 1/2||y - Ax||^2 + lam ||x||_1``.
 
     Parameters
@@ -254,15 +303,21 @@ def ista(A, y, *, lam, max_iter=1000, tol=1e-6, check_every=10, x0=None):
         iterates exactly: two ``A`` and one ``A^H``).
     x0 : array, optional
         Warm start in the layout of the result.
+    callback : callable, optional
+        Called after every iteration with a
+        :class:`~sparserec.solvers.Progress` (iteration, state of the running
+        problems); for diagnostics such as objective curves.  It runs the
+        array-API path.
 
     Returns
     -------
     Result
     """
-    return _solve_l1(A, y, lam, False, False, max_iter, tol, check_every, x0, "ista")
+    return _solve_l1(A, y, lam, False, False, max_iter, tol, check_every, x0, callback, "ista")
 
 
-def fista(A, y, *, lam, max_iter=1000, tol=1e-6, restart=True, check_every=10, x0=None):
+def fista(A, y, *, lam, max_iter=1000, tol=1e-6, restart=True, check_every=10, x0=None,
+          callback=None):
     """Fast ISTA (Beck & Teboulle) with optional adaptive restart.
 
     Minimises ``1/2||y - Ax||^2 + lam ||x||_1`` for every problem, each with
@@ -288,18 +343,31 @@ def fista(A, y, *, lam, max_iter=1000, tol=1e-6, restart=True, check_every=10, x
         Iterations between gap evaluations.
     x0 : array, optional
         Warm start in the layout of the result.
+    callback : callable, optional
+        Called after every iteration with a
+        :class:`~sparserec.solvers.Progress` (iteration, state of the running
+        problems); for diagnostics such as objective curves.  It runs the
+        array-API path.
 
     Returns
     -------
     Result
     """
-    return _solve_l1(A, y, lam, True, restart, max_iter, tol, check_every, x0, "fista")
+    return _solve_l1(A, y, lam, True, restart, max_iter, tol, check_every, x0, callback,
+                     "fista")
 
 
 class _HardThresholding:
-    """IHT with fixed sparsity ``k`` or l0 weight ``lam``; NIHT when ``normalized``."""
+    """IHT with fixed sparsity ``k`` or l0 weight ``lam``; NIHT when ``normalized``.
 
-    _shrink, _kappa, _max_backtrack = 0.01, 2.0, 30
+    NIHT (Blumensath & Davies 2010) takes the exact line-search step on the
+    current support; when the new support differs and the step is too long
+    (``mu > omega``) the trial is rejected and the next iteration retries from
+    the same point with ``mu / (KAPPA (1 - SHRINK))``, so no iteration waits for
+    the host.  ``MAX_BACKTRACK`` consecutive rejections accept the step anyway.
+    """
+
+    SHRINK, KAPPA, MAX_BACKTRACK = 0.01, 2.0, 30
 
     def __init__(self, k, lam, normalized, x0):
         self.k, self.lam, self.normalized, self.x0 = k, lam, normalized, x0
@@ -313,49 +381,57 @@ class _HardThresholding:
         xp = op.xp
         X = _start(op, Y, self.x0)
         G = op._rmatmat(Y - op._matmat(X))
-        return {"x": X, "step": _inverse_lipschitz(op, xp), "change": sum_abs2(xp, G, -2)}
+        change = sum_abs2(xp, G, -2)
+        state = {"x": X, "change": change}
+        if self.normalized:
+            state.update(g=G, mu=xp.zeros_like(change), nback=xp.zeros_like(change))
+        else:
+            state["step"] = _inverse_lipschitz(op, xp) + xp.zeros_like(change)
+        return state
 
-    def step(self, op, Y, st):
+    def step(self, op, Y, st, it):
+        if self.normalized:
+            return self._normalized_step(op, Y, st)
         xp = op.xp
         X = st["x"]
         G = op._rmatmat(Y - op._matmat(X))
-        if self.normalized:
-            Xn = self._normalized_step(op, X, G)
-        else:
-            Xn = self._threshold(X + xp.astype(st["step"], G.dtype) * G, st["step"])
+        Xn = self._threshold(X + xp.astype(st["step"], G.dtype) * G, st["step"])
         return {"x": Xn, "step": st["step"], "change": sum_abs2(xp, Xn - X, -2)}
 
-    def _normalized_step(self, op, X, G):
-        """Blumensath & Davies (2010) step: exact line search on the support, backtracking
-        whenever the support changes and the step is too long."""
+    def _normalized_step(self, op, Y, st):
         xp = op.xp
+        X, G, nback = st["x"], st["g"], st["nback"]
         on = X != 0
         first = xp.sum(xp.astype(on, xp.int32), axis=-2, keepdims=True) == 0
         S = xp.where(first, top_k(G, self.k) != 0, on)
         gS = xp.where(S, G, xp.zeros_like(G))
-        mu = sum_abs2(xp, gS, -2) / _safe(xp, sum_abs2(xp, op._matmat(gS), -2))
+        line = sum_abs2(xp, gS, -2) / _safe(xp, sum_abs2(xp, op._matmat(gS), -2))
+        mu = xp.where(nback > 0, st["mu"], line)
         Xn = top_k(X + xp.astype(mu, G.dtype) * G, self.k)
-        for _ in range(self._max_backtrack):
-            changed = xp.any((Xn != 0) != S, axis=-2, keepdims=True)
-            D = Xn - X
-            omega = (1 - self._shrink) * sum_abs2(xp, D, -2) / _safe(xp, sum_abs2(xp, op._matmat(D), -2))
-            long = changed & (mu > omega)
-            if not bool(xp.any(long)):
-                break
-            mu = xp.where(long, mu / (self._kappa * (1 - self._shrink)), mu)
-            Xn = xp.where(long, top_k(X + xp.astype(mu, G.dtype) * G, self.k), Xn)
-        return Xn
+        changed = xp.any((Xn != 0) != S, axis=-2, keepdims=True)
+        D = Xn - X
+        AD = op._matmat(D)
+        dd = sum_abs2(xp, D, -2)
+        omega = (1 - self.SHRINK) * dd / _safe(xp, sum_abs2(xp, AD, -2))
+        accept = ~(changed & (mu > omega) & (nback < self.MAX_BACKTRACK))
+        Gn = op._rmatmat(Y - op._matmat(Xn))
+        return {"x": xp.where(accept, Xn, X), "g": xp.where(accept, Gn, G),
+                "change": xp.where(accept, dd, st["change"]),
+                "mu": mu / (self.KAPPA * (1 - self.SHRINK)),
+                "nback": xp.where(accept, xp.zeros_like(nback), nback + 1.0)}
 
     def criterion(self, op, Y, st):
         xp = op.xp
         change, size = st["change"], sum_abs2(xp, st["x"], -2)
         ratio = xp.sqrt(change / _safe(xp, size))
-        return xp.where(size > 0, ratio, xp.where(change > 0, xp.full_like(change, xp.inf),
+        # an iterate that fell to zero after moving: a relative change of "infinity",
+        # capped at 1 (100 %) so that a finite criterion means finite iterates
+        return xp.where(size > 0, ratio, xp.where(change > 0, xp.ones_like(change),
                                                   xp.zeros_like(change)))
 
 
 def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
-        check_every=1, x0=None):
+        check_every=1, x0=None, callback=None):
     """Iterative hard thresholding (Blumensath & Davies), optionally normalized (NIHT).
 
     Exactly one of ``k`` (keep the ``k`` largest entries: ``min ||y - Ax||``
@@ -379,6 +455,11 @@ def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
     check_every : int
     x0 : array, optional
         Warm start in the layout of the result.
+    callback : callable, optional
+        Called after every iteration with a
+        :class:`~sparserec.solvers.Progress` (iteration, state of the running
+        problems); for diagnostics such as objective curves.  It runs the
+        array-API path.
 
     Returns
     -------
@@ -397,4 +478,4 @@ def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
     check_every = check_scalar(check_every, "check_every", kind="int", low=1)
     algo = _HardThresholding(k, lam, normalized, _check_x0(x0, problem))
     return run(algo, problem, max_iter=max_iter, tol=tol, check_every=check_every,
-               name="niht" if normalized else "iht")
+               name="niht" if normalized else "iht", callback=callback)
