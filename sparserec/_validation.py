@@ -18,13 +18,13 @@ __all__ = ["Problem", "check_array", "check_bool", "check_operator", "check_prob
            "check_scalar", "check_sparsity"]
 
 
-def check_array(a, name, *, ndims=(1, 2, 3)):
+def check_array(a, name, *, ndims=(1, 2, 3), allow_bool=True):
     """Validate one numeric array and return it as a floating array.
 
     NumPy-like input (lists, memmaps, object arrays of numbers) becomes a NumPy
     array; array-API arrays (CuPy, array_api_strict) stay in their namespace.
-    Integers and booleans are converted to float64, float16 to float32;
-    float32/complex64 are kept; extended precision is refused.
+    Integers (and booleans, where allowed) are converted to float64, float16 to
+    float32; float32/complex64 are kept; extended precision is refused.
 
     Parameters
     ----------
@@ -33,6 +33,9 @@ def check_array(a, name, *, ndims=(1, 2, 3)):
         Argument name used in error messages.
     ndims : tuple of int
         Allowed numbers of dimensions.
+    allow_bool : bool
+        Accept a boolean array (as 0/1).  Sensing matrices refuse it: a
+        boolean ``A`` is almost always a support mask passed by mistake.
 
     Returns
     -------
@@ -41,6 +44,9 @@ def check_array(a, name, *, ndims=(1, 2, 3)):
     """
     if a is None:
         raise ValueError(f"requires {name} to be passed, but the target {name} is None")
+    if not allow_bool and _is_bool(a):
+        raise TypeError(f"{name} is a boolean array; pass a numeric matrix (e.g. "
+                        f"{name}.astype(float) if 0/1 entries are meant)")
     if array_api_compat.is_array_api_obj(a) and not isinstance(a, np.ndarray):
         arr = _check_namespace_array(a, name)
     else:
@@ -64,8 +70,22 @@ def check_array(a, name, *, ndims=(1, 2, 3)):
     return arr
 
 
+def _is_bool(a):
+    dtype = getattr(a, "dtype", None)
+    if dtype is None:
+        return False
+    try:
+        return np.dtype(dtype) == np.bool_
+    except TypeError:
+        return array_api_compat.array_namespace(a).isdtype(dtype, "bool")
+
+
 def _check_numpy_array(a, name):
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except ValueError as err:   # ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular array; its rows have different "
+                         f"lengths ({err})") from err
     kind = arr.dtype.kind
     if kind in "fc":
         if arr.dtype.itemsize > (8 if kind == "f" else 16):
@@ -200,7 +220,7 @@ def check_operator(A, name="A"):
         if 0 in op.shape:
             raise ValueError(f"{name} is empty (shape {op.shape})")
         return op
-    return Dense(check_array(A, name, ndims=(2, 3)))
+    return Dense(check_array(A, name, ndims=(2, 3), allow_bool=False))
 
 
 def _explicit_entries(op):
@@ -277,8 +297,9 @@ def check_scalar(value, name, *, kind="real", low=None, high=None, low_inclusive
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     if kind == "int":
-        if not float(value).is_integer():
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+        if not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r}"
+                            + (f" (write {int(value)})" if float(value).is_integer() else ""))
         value = int(value)
     else:
         value = float(value)

@@ -1,16 +1,22 @@
 """The ``sparserec`` command line."""
 import argparse
+import os
 import sys
 
 __all__ = ["main"]
 
 
 def _demo(args):
+    folder = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--output {args.output}: the folder {folder} does not exist")
     from .demo import format_table, plot_convergence, run_demo
     from ._runtime import blas_summary
-    rows = run_demo(m=args.m, n=args.n, k=args.k, snr_db=args.snr_db, random_state=args.seed)
+    rows, alpha = run_demo(m=args.m, n=args.n, k=args.k, snr_db=args.snr_db,
+                           random_state=args.seed)
     print(f"sparserec demo: Gaussian compressed sensing, m={args.m}, n={args.n}, k={args.k}, "
-          f"SNR={args.snr_db:g} dB, seed={args.seed}")
+          f"SNR={args.snr_db:g} dB, seed={args.seed}; ISTA/FISTA alpha={alpha:.4g} "
+          "(universal threshold)")
     print(format_table(rows))
     print(blas_summary())
     plot_convergence(rows, args.output)
@@ -50,7 +56,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
+    except (ValueError, OSError) as err:
         print(f"sparserec: error: {err}", file=sys.stderr)
         return 2
 

@@ -3,12 +3,29 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 
 from . import metrics, simulate
 from ._runtime import blas_summary
 from .estimators import FISTA, IHT, ISTA, OMP
 
-__all__ = ["DemoRow", "demo_solvers", "run_demo", "format_table", "plot_convergence"]
+__all__ = ["DemoRow", "demo_alpha", "demo_solvers", "run_demo", "format_table", "plot_convergence"]
+
+
+def demo_alpha(prob):
+    """The l1 weight of the demo: the universal threshold ``sigma sqrt(2 log n)``.
+
+    Parameters
+    ----------
+    prob : sparserec.simulate.CSProblem
+
+    Returns
+    -------
+    float
+        In Lasso's ``1/(2m)`` scaling.
+    """
+    m, n = prob.A.shape
+    return max(float(np.sqrt(np.mean(prob.noise_var))), 1e-6) * np.sqrt(2 * np.log(n)) / m
 
 
 def demo_solvers(prob, k):
@@ -23,9 +40,7 @@ def demo_solvers(prob, k):
     k : int
         True sparsity of the demo problem (given to the greedy solvers).
     """
-    m, n = prob.A.shape
-    # universal threshold sigma * sqrt(2 log n), in Lasso's 1/(2m) scaling
-    alpha = max(float(np.sqrt(np.mean(prob.noise_var))), 1e-6) * np.sqrt(2 * np.log(n)) / m
+    alpha = demo_alpha(prob)
     return [
         ("ISTA", ISTA(alpha=alpha, tol=1e-6)),
         ("FISTA", FISTA(alpha=alpha, tol=1e-6)),
@@ -37,14 +52,49 @@ def demo_solvers(prob, k):
 
 @dataclass
 class DemoRow:
-    """One line of the demo table."""
+    """One line of the demo table, with its convergence curve.
+
+    Attributes
+    ----------
+    solver : str
+    nmse_db, support_f1 : float
+        Of the final estimate.
+    n_iter : int
+    seconds : float
+        Wall time of the fit (without the curve's bookkeeping).
+    curve : numpy.ndarray of shape ``(n_points, 3)``
+        Iteration, seconds since the start of the fit (callback time
+        excluded) and NMSE in dB of the iterate (for OMP: after ``t`` atoms).
+    """
 
     solver: str
     nmse_db: float
     support_f1: float
     n_iter: int
     seconds: float
-    history: np.ndarray
+    curve: np.ndarray
+
+
+def _curve(est, prob):
+    """NMSE of every iterate of ``est`` on ``prob`` against the time to reach it."""
+    if "max_iter" not in est.get_params():        # greedy: the t-atom solutions
+        rows = [(0, 0.0, metrics.nmse_db(prob.x, np.zeros_like(prob.x)))]
+        for t in range(1, int(est.n_nonzero_coefs) + 1):
+            start = time.perf_counter()
+            fit = clone(est).set_params(n_nonzero_coefs=t).fit(prob.A, prob.y)
+            rows.append((t, time.perf_counter() - start, metrics.nmse_db(prob.x, fit.coef_)))
+        return np.array(rows)
+    rows, spent = [], [0.0]
+    start = time.perf_counter()
+
+    def record(progress):
+        enter = time.perf_counter()
+        x = np.asarray(progress.state["x"])[:, 0]
+        rows.append((progress.iteration, enter - start - spent[0], metrics.nmse_db(prob.x, x)))
+        spent[0] += time.perf_counter() - enter
+
+    clone(est).fit(prob.A, prob.y, callback=record)
+    return np.array(rows)
 
 
 def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
@@ -61,6 +111,8 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
     Returns
     -------
     rows : list of DemoRow
+    alpha : float
+        The l1 weight given to ISTA and FISTA.
     """
     prob = simulate.gaussian_cs(m, n, k, snr_db=snr_db, random_state=random_state)
     rows = []
@@ -70,8 +122,8 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
         seconds = time.perf_counter() - start
         rows.append(DemoRow(label, metrics.nmse_db(prob.x, est.coef_),
                             metrics.support_f1(prob.x, est.coef_), int(est.n_iter_), seconds,
-                            getattr(est, "history_", np.zeros((0, 2)))))
-    return rows
+                            _curve(est, prob)))
+    return rows, demo_alpha(prob)
 
 
 def format_table(rows):
@@ -93,7 +145,10 @@ def format_table(rows):
 
 
 def plot_convergence(rows, path):
-    """Plot every solver's stopping criterion against iterations.
+    """Plot every solver's NMSE against iterations and against time.
+
+    The one quantity every solver shares, the error of its iterate, in two
+    panels: per iteration (OMP: per atom) and per second of solve time.
 
     Parameters
     ----------
@@ -103,17 +158,21 @@ def plot_convergence(rows, path):
     """
     from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.subplots()
+    fig = Figure(figsize=(9.6, 4.2))
+    by_iter, by_time = fig.subplots(1, 2, sharey=True)
     for r in rows:
-        if len(r.history) > 1:
-            ax.semilogy(r.history[:, 0], np.maximum(r.history[:, 1], 1e-17), marker=".",
-                        label=r.solver)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("stopping criterion (l1: duality gap / ||y||²,\nIHT: relative change, OMP: residual norm)")
-    ax.set_title("sparserec demo: convergence")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+        if len(r.curve) > 1:
+            by_iter.plot(r.curve[:, 0], r.curve[:, 2], marker=".", ms=3, label=r.solver)
+            by_time.plot(1e3 * r.curve[1:, 1], r.curve[1:, 2], marker=".", ms=3, label=r.solver)
+    by_iter.set_xscale("symlog", linthresh=10)
+    by_iter.set_xlabel("iteration (OMP: atoms selected)")
+    by_iter.set_ylabel("NMSE of the iterate [dB]")
+    by_time.set_xscale("log")
+    by_time.set_xlabel("solve time [ms]")
+    for ax in (by_iter, by_time):
+        ax.grid(True, which="both", alpha=0.3)
+    by_iter.legend()
+    fig.suptitle("sparserec demo: error of the iterates")
     fig.text(0.01, 0.01, blas_summary(), fontsize=7, color="gray")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -22,13 +22,34 @@ def test_demo_prints_a_row_per_solver_and_writes_the_plot(tmp_path, capsys):
 
 
 def test_demo_recovers_the_signal():
-    rows = {r.solver: r for r in run_demo(random_state=1)}
+    rows, alpha = run_demo(random_state=1)
+    rows = {r.solver: r for r in rows}
     # at 30 dB the greedy solvers that know k and NIHT reach the noise floor;
     # the Lasso pays its shrinkage bias
     assert rows["OMP"].nmse_db < -25 and rows["NIHT"].nmse_db < -25
     assert rows["FISTA"].nmse_db < -15
     np.testing.assert_allclose(rows["ISTA"].nmse_db, rows["FISTA"].nmse_db, atol=0.1)
     assert rows["FISTA"].n_iter < rows["ISTA"].n_iter
+    assert 0 < alpha < 1e-2
+
+
+def test_demo_curves_are_the_nmse_of_the_iterates():
+    """The plotted curves are one comparable quantity: the NMSE of every iterate."""
+    rows, _ = run_demo(random_state=1)
+    for r in rows:
+        iters, seconds, nmse = r.curve.T
+        assert iters[-1] == r.n_iter                      # one point per iteration
+        np.testing.assert_allclose(nmse[-1], r.nmse_db, atol=1e-9)   # ends at the estimate
+        assert np.all(np.diff(iters) == 1)
+        if r.solver != "OMP":                             # OMP: separate t-atom fits
+            assert np.all(np.diff(seconds) >= 0)
+
+
+def test_demo_prints_alpha_and_refuses_a_missing_output_folder(tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path / "missing" / "p.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["demo", "--output", str(tmp_path / "p.png")]) == 0
+    assert "alpha=" in capsys.readouterr().out
 
 
 def test_bad_arguments_exit_with_a_message(capsys):

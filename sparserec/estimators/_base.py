@@ -15,10 +15,10 @@ class SparseRecoveryMixin:
     ``X``; ``coef_`` is ``(n,)`` for 1-D ``y``, ``(L, n)`` for ``y`` of shape
     ``(m, L)``, ``(B, n)`` / ``(B, L, n)`` for stacks, and ``predict(A)``
     returns ``A @ coef_.T`` in the layout of ``y``.  Complex data is accepted.
-    Subclasses implement ``_solve(problem) -> Result``.
+    Subclasses implement ``_solve(problem, callback) -> Result``.
     """
 
-    def fit(self, A, y):
+    def fit(self, A, y, callback=None):
         """Recover the sparse coefficients of every measurement vector in ``y``.
 
         Parameters
@@ -27,21 +27,32 @@ class SparseRecoveryMixin:
             Sensing matrix (the design matrix ``X`` of scikit-learn).
         y : array-like of shape ``(m,)``, ``(m, L)``, ``(B, m)`` or ``(B, m, L)``
             Measurements, real or complex.
+        callback : callable, optional
+            Iterative solvers call it after every iteration with a
+            :class:`sparserec.solvers.Progress` (iteration number, state of the
+            problems still running); for convergence curves.  Greedy solvers
+            (OMP) take none.
 
         Returns
         -------
         self
         """
         problem = check_problem(A, y)
-        result = self._solve(problem)
-        x = result.x
-        self.coef_ = x if problem.squeeze else _swap_last(x)
-        self.n_iter_ = int(result.n_iter) if result.n_iter.ndim == 0 else result.n_iter
-        self.converged_ = bool(result.converged) if result.converged.ndim == 0 else result.converged
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        result = self._solve(problem, callback)
+        x, n_iter, converged = result.x, result.n_iter, result.converged
+        # y of shape (m, 1) fits like y of shape (m,), as in scikit-learn
+        single = problem.squeeze or (not problem.op.is_stacked and problem.Y.shape[-1] == 1)
+        if single and not problem.squeeze:
+            x, n_iter, converged = x[..., 0], n_iter[..., 0], converged[..., 0]
+        self.coef_ = x if single else _swap_last(x)
+        self.n_iter_ = int(n_iter) if n_iter.ndim == 0 else n_iter
+        self.converged_ = bool(converged) if converged.ndim == 0 else converged
         self.history_ = result.history
         self.intercept_ = 0.0
         self.n_features_in_ = problem.op.shape[1]
-        self._squeeze = problem.squeeze
+        self._squeeze = single
         return self
 
     def _warm_start_x0(self, problem):
@@ -53,6 +64,8 @@ class SparseRecoveryMixin:
         op = problem.op
         want = op.batch_shape + (op.shape[1],) + (() if problem.squeeze else (problem.Y.shape[-1],))
         xp = op.xp
+        if tuple(x.shape) == want[:-1] and not problem.squeeze and want[-1] == 1:
+            x = x[..., None]          # coef_ of a y (m, 1) fit
         fits = (same_namespace(xp, x) and tuple(x.shape) == want
                 and (xp.isdtype(problem.Y.dtype, "complex floating")
                      or not xp.isdtype(x.dtype, "complex floating")))
@@ -72,9 +85,10 @@ class SparseRecoveryMixin:
         check_is_fitted(self)
         op = check_operator(A, "A")
         if op.shape[1] != self.n_features_in_:
-            raise ValueError(f"A has {op.shape[1]} columns: X has {op.shape[1]} features, but "
+            raise ValueError(f"A has {op.shape[1]} columns but the model was fitted with "
+                             f"{self.n_features_in_} (X has {op.shape[1]} features, but "
                              f"{type(self).__name__} is expecting {self.n_features_in_} features "
-                             "as input")
+                             "as input)")
         x = self.coef_ if self._squeeze else _swap_last(self.coef_)
         if op.is_stacked != (x.ndim == (2 if self._squeeze else 3)):
             raise ValueError("A must be stacked (B, m, n) exactly when the model was fitted on "
@@ -102,6 +116,8 @@ class SparseRecoveryMixin:
         """
         y_true = to_numpy(check_array(y, "y"))
         y_pred = to_numpy(self.predict(A))
+        if self._squeeze and y_true.shape == y_pred.shape + (1,):
+            y_true = y_true[..., 0]      # y (m, 1), fitted and predicted as (m,)
         if y_true.shape != y_pred.shape:
             raise ValueError(f"y of shape {y_true.shape} does not match the prediction of "
                              f"shape {y_pred.shape}")

@@ -78,7 +78,10 @@ class OMP(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         self.n_nonzero_coefs = n_nonzero_coefs
         self.tol = tol
 
-    def _solve(self, problem):
+    def _solve(self, problem, callback):
+        if callback is not None:
+            raise ValueError("OMP takes no callback: its iterations are atoms, and "
+                             "OMP(n_nonzero_coefs=t) gives the estimate after t of them")
         m, n = problem.op.shape
         k, tol = resolve_sparsity(self.n_nonzero_coefs, self.tol, m, n,
                                   k_name="n_nonzero_coefs", allow_both=True)

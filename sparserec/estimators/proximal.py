@@ -12,14 +12,15 @@ __all__ = ["ISTA", "FISTA", "IHT"]
 class _Lasso(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     """Common parameter mapping of the l1 estimators."""
 
-    def _solve_kwargs(self, problem):
+    def _solve_kwargs(self, problem, callback):
         alpha = check_scalar(self.alpha, "alpha", low=0)
         if alpha == 0:
             warn("alpha=0 leaves plain least squares, which the duality gap certifies only "
                  "when y lies in the range of A; use a least-squares solver instead",
                  UserWarning)
         return dict(lam=alpha * problem.op.shape[0], max_iter=self.max_iter, tol=self.tol,
-                    check_every=self.check_every, x0=self._warm_start_x0(problem))
+                    check_every=self.check_every, x0=self._warm_start_x0(problem),
+                    callback=callback)
 
 
 class ISTA(_Lasso):
@@ -70,8 +71,8 @@ class ISTA(_Lasso):
         self.check_every = check_every
         self.warm_start = warm_start
 
-    def _solve(self, problem):
-        return ista(problem, None, **self._solve_kwargs(problem))
+    def _solve(self, problem, callback):
+        return ista(problem, None, **self._solve_kwargs(problem, callback))
 
 
 class FISTA(_Lasso):
@@ -115,9 +116,9 @@ class FISTA(_Lasso):
         self.check_every = check_every
         self.warm_start = warm_start
 
-    def _solve(self, problem):
+    def _solve(self, problem, callback):
         return fista(problem, None, restart=check_bool(self.restart, "restart"),
-                     **self._solve_kwargs(problem))
+                     **self._solve_kwargs(problem, callback))
 
 
 class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
@@ -163,7 +164,7 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         self.check_every = check_every
         self.warm_start = warm_start
 
-    def _solve(self, problem):
+    def _solve(self, problem, callback):
         m, n = problem.op.shape
         if self.n_nonzero_coefs is not None and self.alpha is not None:
             raise ValueError("give n_nonzero_coefs or alpha, not both")
@@ -176,4 +177,4 @@ class IHT(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         normalized = k is not None if self.normalized == "auto" else bool(self.normalized)
         return iht(problem, None, k=k, lam=lam, normalized=normalized,
                    max_iter=self.max_iter, tol=self.tol, check_every=self.check_every,
-                   x0=self._warm_start_x0(problem))
+                   x0=self._warm_start_x0(problem), callback=callback)

@@ -28,10 +28,15 @@ class FromLinearOperator(Operator):
         if dtype.kind not in "fc":
             dtype = np.dtype(np.float64)
         try:
-            np.asarray(op.rmatvec(np.zeros(m, dtype=dtype)))
+            adjoint = np.asarray(op.rmatvec(np.zeros(m, dtype=dtype)))
         except (NotImplementedError, TypeError, AttributeError) as err:
             raise ValueError("A: the linear operator has no adjoint (rmatvec); the solvers "
                              f"need A^H ({err})") from err
+        image = np.asarray(op.matvec(np.zeros(n, dtype=dtype)))
+        for what, out, size in (("matvec", image, m), ("rmatvec (the adjoint)", adjoint, n)):
+            if out.size != size:
+                raise ValueError(f"A: the linear operator of shape {op.shape} returned "
+                                 f"{out.size} values from {what}; expected {size}")
         super().__init__(op.shape, dtype, array_api_compat.numpy)
         self.op = op
 

@@ -283,11 +283,12 @@ class _Loop:
         it = 0
         while True:
             if it % check_every == 0 or it == max_iter:
-                if hasattr(algo, "refresh"):
-                    state = algo.refresh(op, Y, state)
-                crit = batch.flat(algo.criterion(op, Y, state))
-                finite = _finite_per_problem(xp, state["x"], batch.axis)
-                crit = to_numpy(xp.where(finite, crit, xp.full_like(crit, xp.nan)))
+                with np.errstate(all="ignore"):   # non-finite iterates are reported below
+                    if hasattr(algo, "refresh"):
+                        state = algo.refresh(op, Y, state)
+                    crit = batch.flat(algo.criterion(op, Y, state))
+                    finite = _finite_per_problem(xp, state["x"], batch.axis)
+                    crit = to_numpy(xp.where(finite, crit, xp.full_like(crit, xp.nan)))
                 live = ~retired
                 if np.isnan(crit[live]).any():
                     _raise_non_finite(self.name, int(np.isnan(crit[live]).sum()), batch.size)
