@@ -41,6 +41,9 @@ BAD_PROBLEMS = [
      "A must contain numbers"),
     (A0, None, ValueError, "requires y to be passed"),
     (None, Y0, ValueError, "A is required, got None"),
+    (A0 > 0, Y0, TypeError, "A is a boolean array"),
+    ([[1.0, 2.0], [3.0]], np.ones(2), ValueError, "A must be a rectangular array"),
+    (A0, [1.0, [2.0, 3.0]] + [1.0] * 18, ValueError, "y must be a rectangular array"),
 ]
 
 
@@ -109,8 +112,78 @@ def test_integer_inputs_are_converted_to_float(est):
 
 def test_predict_checks_the_number_of_features():
     model = FISTA(alpha=0.1).fit(A0, Y0)
-    with pytest.raises(ValueError, match="X has 29 features, but FISTA is expecting 30"):
+    with pytest.raises(ValueError, match=r"^A has 29 columns but the model was fitted with 30 "
+                                         r"\(X has 29 features, but FISTA is expecting 30 "
+                                         r"features as input\)$"):
         model.predict(A0[:, :-1])
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda c: c.__name__)
+def test_counts_must_be_integers_not_floats(est):
+    model = est(3.0) if est in (IHT, OMP) else est(alpha=0.1, max_iter=10.0)
+    with pytest.raises(TypeError, match=r"must be an integer, got 3.0 \(write 3\)|"
+                                        r"must be an integer, got 10.0 \(write 10\)"):
+        model.fit(A0, Y0)
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=lambda c: c.__name__)
+def test_y_with_one_column_fits_like_a_vector_as_in_scikit_learn(est):
+    from sklearn.linear_model import Lasso, OrthogonalMatchingPursuit
+    model = est(3) if est in (IHT, OMP) else est(alpha=0.1)
+    col = model.fit(A0, Y0[:, None])
+    assert col.coef_.shape == (A0.shape[1],) and col.predict(A0).shape == (A0.shape[0],)
+    assert np.ndim(col.n_iter_) == 0 and np.ndim(col.converged_) == 0
+    np.testing.assert_array_equal(col.coef_, clone_fit(model, A0, Y0).coef_)
+    assert col.score(A0, Y0[:, None]) == pytest.approx(col.score(A0, Y0))
+    ref = Lasso(alpha=0.1, fit_intercept=False).fit(A0, Y0[:, None]) if est not in (IHT, OMP) \
+        else OrthogonalMatchingPursuit(n_nonzero_coefs=3, fit_intercept=False).fit(A0, Y0[:, None])
+    assert ref.coef_.shape == col.coef_.shape and ref.predict(A0).shape == col.predict(A0).shape
+
+
+def clone_fit(model, A, y):
+    from sklearn.base import clone
+    return clone(model).fit(A, y)
+
+
+def test_linear_operator_returning_the_wrong_size_is_refused():
+    from scipy.sparse.linalg import LinearOperator
+    M = np.ones((20, 30))
+    bad_adjoint = LinearOperator((20, 30), matvec=lambda v: M @ v,
+                                 rmatvec=lambda r: (M.T @ r)[:-1], dtype=float)
+    with pytest.raises(ValueError, match=r"^A: rmatvec \(the adjoint\) of the linear operator "
+                                         r"of shape \(20, 30\) failed on 20 values"):
+        FISTA(alpha=0.1).fit(bad_adjoint, np.ones(20))
+
+    class Bare:  # no SciPy wrapper: the output reaches the check as it is
+        shape = (20, 30)
+
+        def matvec(self, v):
+            return M @ v
+
+        def rmatvec(self, r):
+            return (M.T @ r)[:-1]
+
+    with pytest.raises(ValueError, match=r"returned 29 values from rmatvec \(the adjoint\); "
+                                         "expected 30"):
+        FISTA(alpha=0.1).fit(Bare(), np.ones(20))
+    bad_forward = LinearOperator((20, 30), matvec=lambda v: np.ones(21), rmatvec=lambda r: M.T @ r,
+                                 dtype=float)
+    with pytest.raises(ValueError, match=r"^A: matvec of the linear operator of shape "
+                                         r"\(20, 30\) failed on 30 values"):
+        FISTA(alpha=0.1).fit(bad_forward, np.ones(20))
+    Bare.matvec = lambda self, v: np.ones(21)
+    Bare.rmatvec = lambda self, r: M.T @ r
+    with pytest.raises(ValueError, match="returned 21 values from matvec; expected 20"):
+        FISTA(alpha=0.1).fit(Bare(), np.ones(20))
+
+
+def test_importing_the_solvers_imports_no_scikit_learn():
+    import subprocess
+    import sys
+    code = ("import sys, sparserec.solvers, sparserec.operators, sparserec.simulate; "
+            "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_stacked_operator_with_unstacked_measurements_is_refused():

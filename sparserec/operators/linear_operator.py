@@ -32,7 +32,14 @@ class FromLinearOperator(Operator):
         except (NotImplementedError, TypeError, AttributeError) as err:
             raise ValueError("A: the linear operator has no adjoint (rmatvec); the solvers "
                              f"need A^H ({err})") from err
-        image = np.asarray(op.matvec(np.zeros(n, dtype=dtype)))
+        except ValueError as err:   # e.g. SciPy reshaping an output of the wrong size
+            raise ValueError(f"A: rmatvec (the adjoint) of the linear operator of shape "
+                             f"{op.shape} failed on {m} values: {err}") from err
+        try:
+            image = np.asarray(op.matvec(np.zeros(n, dtype=dtype)))
+        except ValueError as err:
+            raise ValueError(f"A: matvec of the linear operator of shape {op.shape} failed on "
+                             f"{n} values: {err}") from err
         for what, out, size in (("matvec", image, m), ("rmatvec (the adjoint)", adjoint, n)):
             if out.size != size:
                 raise ValueError(f"A: the linear operator of shape {op.shape} returned "
