@@ -39,6 +39,10 @@ def demo_solvers(prob, k):
         The demo problem (its noise level sets the l1 weight).
     k : int
         True sparsity of the demo problem (given to the greedy solvers).
+
+    Returns
+    -------
+    list of (str, estimator)
     """
     alpha = demo_alpha(prob)
     return [
@@ -54,7 +58,7 @@ def demo_solvers(prob, k):
 class DemoRow:
     """One line of the demo table, with its convergence curve.
 
-    Attributes
+    Parameters
     ----------
     solver : str
     nmse_db, support_f1 : float

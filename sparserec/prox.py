@@ -25,6 +25,11 @@ def l1_norm(xp, x, axis=-2):
     x : array
     axis : int
         Axis of the unknowns (default ``-2``).
+
+    Returns
+    -------
+    array
+        Real, with ``axis`` kept as a singleton.
     """
     return xp.sum(xp.abs(x), axis=axis, keepdims=True)
 
@@ -67,6 +72,10 @@ def hard_threshold(v, t):
     t : float or array broadcasting against ``v``
         Non-negative level; the proximal map of ``lam * ||.||_0`` with step
         ``s`` uses ``t = sqrt(2 * s * lam)``.
+
+    Returns
+    -------
+    array of the dtype of ``v``
     """
     xp = get_namespace(v)
     keep = abs2(xp, v) > t * t
@@ -84,6 +93,10 @@ def top_k(v, k):
     v : array of shape ``(..., n, L)``
     k : int
         ``1 <= k <= n``.
+
+    Returns
+    -------
+    array of the dtype and shape of ``v``
     """
     xp = get_namespace(v)
     mag = abs2(xp, v)

@@ -1,5 +1,11 @@
 """Shared fixtures."""
-import pytest
+import os
+
+# scikit-learn's estimator checks run their array-API cases only with this set, and SciPy
+# reads it once, at import: set it before anything imports SciPy
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ _AMPLITUDE = ("gaussian", "rademacher")
 class CSProblem:
     """One simulated problem, or a batch of them, in the model ``y = A @ x + noise``.
 
-    Attributes
+    Parameters
     ----------
     A : ndarray of shape ``(m, n)`` or ``(B, m, n)``
         Sensing matrix, shared by every problem, or one matrix per problem.

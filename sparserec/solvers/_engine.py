@@ -54,7 +54,7 @@ _TOL_FLOOR_EPS = 16
 class Result:
     """Outcome of a solver call.
 
-    Attributes
+    Parameters
     ----------
     x : array
         Estimate, in the layout of the measurements (``(n,)``, ``(n, L)``,
@@ -84,7 +84,7 @@ class Result:
 class FastRun:
     """What an algorithm's compiled fast path returns (solver layout of the problem).
 
-    Attributes
+    Parameters
     ----------
     X : array ``(n, L)`` or ``(B, n, L)``
     n_iter, converged : numpy arrays of the problem axes ``(L,)`` or ``(B, L)``
@@ -104,7 +104,7 @@ class FastRun:
 class Progress:
     """What a per-iteration callback receives.
 
-    Attributes
+    Parameters
     ----------
     iteration : int
         Iterations done so far.

@@ -440,7 +440,7 @@ def iht(A, y, *, k=None, lam=None, normalized=False, max_iter=1000, tol=1e-6,
 
     Parameters
     ----------
-    A, y :
+    A, y : array, Operator or LinearOperator; array
         As in :func:`ista`.
     k : int, optional
         Sparsity level, ``1 <= k <= n``.
