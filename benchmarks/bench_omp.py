@@ -17,7 +17,19 @@ import sklearn
 from sklearn.linear_model import OrthogonalMatchingPursuit
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from sparserec.solvers import greedy
 from sparserec.solvers.greedy import omp
+
+
+def one_block(fn):
+    """Run ``fn`` with cache blocking switched off (all problems in one block)."""
+    def run():
+        saved, greedy._BLOCK_ENTRIES = greedy._BLOCK_ENTRIES, 1 << 62
+        try:
+            return fn()
+        finally:
+            greedy._BLOCK_ENTRIES = saved
+    return run
 
 
 def make_problems(m=100, n=256, k=10, n_problems=2000, seed=0):
@@ -57,6 +69,8 @@ def main(argv=None):
         "sparserec omp (precompute='auto' -> Gram)": lambda: omp(A, Y, k=args.k).x,
         "sparserec omp (precompute=False, A^H a_j per step)":
             lambda: omp(A, Y, k=args.k, precompute=False).x,
+        "sparserec omp (Gram, one block: no cache blocking)":
+            one_block(lambda: omp(A, Y, k=args.k).x),
     }
     print(f"A {m}x{n} (unit-norm Gaussian columns), k={args.k}, {B} problems, "
           f"median of {args.repeats} after a warm-up; scikit-learn {sklearn.__version__}, "

@@ -230,6 +230,22 @@ def test_array_api_strict_matches_numpy(draw, stacked, kw, precompute):
                                rtol=0, atol=1e-12)
 
 
+def test_kron_gram_is_built_from_the_factor_grams(monkeypatch):
+    """precompute=True on a Kron asks the operator for its Gram matrix, which is the
+    Kronecker product of the factor Grams: the product of the factors is never formed."""
+    rng = np.random.default_rng(14)
+    A1, A2 = _real(rng, 6, 9) + 1j * _real(rng, 6, 9), _real(rng, 5, 8)
+    Y = _real(rng, 30, 40)
+    dense = omp(np.kron(A1, A2), Y, k=6, precompute=True)
+
+    def refuse(self):
+        raise AssertionError("Kron.todense() was called")
+    monkeypatch.setattr(Kron, "todense", refuse)
+    monkeypatch.setattr(Kron, "_matmat", refuse)
+    res = omp(Kron(A1, A2), Y, k=6, precompute=True)
+    np.testing.assert_allclose(res.x, dense.x, rtol=0, atol=ATOL)
+
+
 def test_matrix_free_operators_match_dense():
     rng = np.random.default_rng(15)
     A1, A2 = _real(rng, 6, 9), _real(rng, 5, 8)

@@ -14,13 +14,21 @@ def _blocks(language):
 
 
 @pytest.mark.skipif(not README.exists(), reason="README.rst is not beside the tests")
-def test_python_examples_run(tmp_path, monkeypatch):
+def test_examples_print_what_the_readme_shows(tmp_path, monkeypatch):
+    """Every ``pycon`` block runs as a doctest (the blocks build on each other), so the
+    printed shapes, iteration counts and NMSE values in the README are checked."""
+    import doctest
     monkeypatch.chdir(tmp_path)
-    blocks = _blocks("python")
-    assert blocks
-    namespace = {}
-    for code in blocks:
-        exec(compile(code, str(README), "exec"), namespace)  # examples build on each other
+    blocks = _blocks("pycon")
+    assert len(blocks) >= 2
+    assert not _blocks("python"), "write README examples as pycon blocks with their output"
+    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    globs = {}
+    for i, code in enumerate(blocks):
+        test = parser.get_doctest(code, globs, f"README block {i}", str(README), 0)
+        runner.run(test, clear_globs=False)
+        globs = test.globs
+    assert runner.summarize(verbose=False).failed == 0
 
 
 @pytest.mark.skipif(not README.exists(), reason="README.rst is not beside the tests")

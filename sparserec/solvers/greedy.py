@@ -43,8 +43,8 @@ _DEP_RTOL = 256.0
 # largest precomputed Gram matrix (bytes) that precompute="auto" accepts
 _GRAM_MAX_BYTES = 1 << 28
 # NumPy: solve the problems in blocks whose (problems x n) arrays have about this many
-# entries; every step is a handful of passes over such arrays, and blocks that stay
-# in cache ran 1.6x faster than one 2000 x 256 block (benchmarks/bench_omp.py)
+# entries; every step is a handful of passes over such arrays, which stay in cache
+# (benchmarks/bench_omp.py times this against one block of all problems)
 _BLOCK_ENTRIES = 1 << 17
 
 _PREMATURE = ("Orthogonal matching pursuit ended prematurely for {count} of {total} problems: "
@@ -198,7 +198,7 @@ class _BatchOMP:
             precompute = self.n <= iters * Y.shape[-1] and nbytes <= _GRAM_MAX_BYTES
         self.gram_t = None               # G^T = conj(G): its row j is the column G[:, j]
         if precompute:
-            G = xp.astype(op._rmatmat(op.todense()), self.dtype)
+            G = xp.astype(op.gram(), self.dtype)
             self.gram_t = conj(xp, G)
 
     # -- layout and gathers ----------------------------------------------------------
