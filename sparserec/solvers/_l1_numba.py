@@ -31,9 +31,12 @@ from ._l1_rule import CURVATURE_SLACK, GROW, MARGIN, MAX_BACKTRACK, SHRINK
 
 __all__ = ["solve_l1_numba"]
 
-# Gram mode (G d costs n * nnz(d)) for a shared A with at least this many problems and
-# at most this many columns (benchmarks/bench_first_order.py times both modes)
-_GRAM_MIN_PROBLEMS = 16
+# Gram mode (G d costs n * nnz(d)) for a shared A with at most _GRAM_MAX_N columns and at
+# least max(_GRAM_MIN_PROBLEMS, n / _GRAM_COLUMNS_PER_PROBLEM) problems, so that forming
+# G (n^2 m) costs less than what the problems save; benchmarks/bench_first_order.py (c)
+# times both modes at the threshold
+_GRAM_MIN_PROBLEMS = 8
+_GRAM_COLUMNS_PER_PROBLEM = 64
 _GRAM_MAX_N = 4096
 _CHUNKS_PER_THREAD = 8
 _HISTORY_START = 16
@@ -267,6 +270,12 @@ def _merge_history(hists, max_iter, check_every):
     return np.column_stack([iters, merged]) if merged.size else np.zeros((0, 2))
 
 
+def _use_gram(n_problems, n, stacked):
+    """Whether the kernels run in Gram mode (see the constants above)."""
+    return (not stacked and n <= _GRAM_MAX_N
+            and n_problems >= max(_GRAM_MIN_PROBLEMS, n // _GRAM_COLUMNS_PER_PROBLEM))
+
+
 def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_every, x0=None):
     """ISTA/FISTA on every problem of a validated NumPy problem (problem layout).
 
@@ -302,7 +311,7 @@ def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_ev
         A3 = A[None]
     C2 = np.ascontiguousarray(np.reshape(c2, (-1, n)), dtype=np.float64)
     P = Yp.shape[0]
-    gram = not op.is_stacked and P >= _GRAM_MIN_PROBLEMS and n <= _GRAM_MAX_N
+    gram = _use_gram(P, n, op.is_stacked)
     if gram:
         GT = np.ascontiguousarray(op.gram().T, dtype=dtype)
         C = np.ascontiguousarray((A.conj().T @ Y).T)
