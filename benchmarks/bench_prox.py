@@ -145,12 +145,15 @@ def main(argv=None):
     header()
     print(f"first call of the Numba kernel in a fresh process (import + real + complex): "
           f"{first_call_seconds():.2f} s")
-    print(f"prox._NUMBA_MIN_SIZE = {prox._NUMBA_MIN_SIZE} entries")
+    print(f"prox._NUMBA_MIN_SIZE = {prox._NUMBA_MIN_SIZE} entries, "
+          f"prox._NUMBA_MIN_COLUMNS = {prox._NUMBA_MIN_COLUMNS} problems")
     print("ratio = numpy time / sparserec time (> 1: sparserec faster); "
           f"median of {repeats} samples after warm-up\n")
 
     side = int(round(prox._NUMBA_MIN_SIZE ** 0.5))
-    shapes = [(side, prox._NUMBA_MIN_SIZE // side), (256, 2000)]
+    # the switch-over size, a batch, and the single-problem layout the dispatch leaves
+    # to NumPy (prox._NUMBA_MIN_COLUMNS = 2)
+    shapes = [(side, prox._NUMBA_MIN_SIZE // side), (256, 2000), (prox._NUMBA_MIN_SIZE * 4, 1)]
     soft_ratios = {}
     for regime in ("fresh pages", "heap reuse"):
         ok = set_allocator(regime)
@@ -162,7 +165,9 @@ def main(argv=None):
                 if kind == "complex":
                     v = v + 1j * rng.standard_normal(shape)
                 for t_name, t in (("t scalar", 0.7), ("t per problem (1,P)",
-                                                     rng.uniform(0.3, 1.2, (1, shape[1])))):
+                                                     rng.uniform(0.3, 1.2, (1, shape[1]))),
+                                  ("t per coordinate x problem", rng.uniform(0.3, 1.2, (shape[0], 1))
+                                   * rng.uniform(0.3, 1.2, (1, shape[1])))):
                     ours = soft_threshold_numba(v, t)
                     assert np.allclose(ours, numpy_soft(v, t), rtol=1e-12, atol=1e-12)
                     t_ours = median_time(lambda: soft_threshold_numba(v, t), repeats=repeats)

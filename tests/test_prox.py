@@ -284,3 +284,28 @@ def test_top_k_ties_go_to_lower_index_in_every_namespace(dtype, layout):
                                       np.full(v.shape[:-2] + v.shape[-1:], k))
         np.testing.assert_array_equal(a, ref)
         np.testing.assert_array_equal(b, ref)
+
+
+@pytest.mark.parametrize("shape", [(1 << 15, 1), (4, 1 << 13, 1), (1 << 15,)],
+                         ids=["one-problem", "stack-of-single-columns", "1-d"])
+def test_single_column_layouts_never_use_the_numba_kernel(shape, monkeypatch):
+    """NumPy wins on the ``(n, 1)`` layout (benchmarks/bench_prox.py), so large single
+    problems never pay for loading compiled code."""
+    def refuse(v, t):
+        raise AssertionError("the Numba kernel was called")
+    monkeypatch.setattr(kernels, "soft_threshold_numba", refuse)
+    v = np.random.default_rng(6).standard_normal(shape)
+    assert v.size >= prox._NUMBA_MIN_SIZE
+    np.testing.assert_allclose(soft_threshold(v, 0.5), soft_ref(v, 0.5))
+
+
+def test_a_large_single_problem_never_imports_numba():
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np; from sparserec import FISTA; "
+            "rng = np.random.default_rng(0); A = rng.standard_normal((40, 20000)); "
+            "FISTA(alpha=0.05, max_iter=20).fit(A, A[:, :3].sum(1)); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "False"

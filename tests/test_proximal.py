@@ -412,3 +412,35 @@ def test_warm_start_follows_a_regularisation_path(est, L):
     Ac = A + 1j * np.random.default_rng(19).standard_normal(A.shape)
     warm_model.fit(Ac, Ac @ np.eye(80)[:, :3].sum(1))
     assert warm_model.fit(A, y[:, 0]).coef_.dtype == np.float64
+
+
+@pytest.mark.parametrize("name, kw", [("ista", {"lam": 1.0}), ("fista", {"lam": 1.0}),
+                                      ("iht", {"k": 4}), ("niht", {"k": 4})])
+@pytest.mark.parametrize("stacked", [False, True], ids=["shared", "stacked"])
+def test_iterations_never_wait_for_the_host(monkeypatch, name, kw, stacked):
+    """Between two checks a GPU runs the steps back to back: step() converts no array
+    to a Python scalar or a host array (array_api_strict's conversions are made to raise)."""
+    import sparserec.solvers.proximal as proximal
+    from sparserec._validation import check_problem
+    from sparserec.solvers._engine import Batch
+    rng = np.random.default_rng(40)
+    shape = (3, 20, 40) if stacked else (20, 40)
+    A = xps.asarray(rng.standard_normal(shape))
+    Y = xps.asarray(rng.standard_normal(shape[:-1] + (2,)))
+    batch = Batch(check_problem(A, Y))
+    algo = proximal._HardThresholding(kw["k"], None, name == "niht", None) if "k" in kw \
+        else proximal._L1ProximalGradient(kw["lam"], name == "fista", True, None)
+    state = algo.init(batch.op, batch.Y)
+
+    def host_sync(*args, **kwargs):
+        raise AssertionError("an iteration synchronised with the host")
+    for method in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
+        monkeypatch.setattr(type(A), method, host_sync)
+    backtracks = []
+    for it in range(25):
+        state = algo.step(batch.op, batch.Y, state, it)
+        backtracks.append(state.get("nback"))
+    monkeypatch.undo()
+    assert bool(xps.all(xps.isfinite(state["x"])))
+    if name in ("ista", "fista", "niht"):   # rejected trials were among those steps
+        assert any(bool(xps.any(b > 0)) for b in backtracks)
