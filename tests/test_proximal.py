@@ -311,7 +311,7 @@ def test_numba_history_memory_grows_with_the_checks_made():
     """max_iter=10**7 with a check every iteration: memory and time of ~30 iterations."""
     import tracemalloc
     A, Y, _ = _numba_layout_problem("gram", False)
-    fista(A, Y, lam=1.0, tol=1e-6, max_iter=10, check_every=1)   # load the kernels
+    fista(A, Y, lam=1.0, tol=1e-6, max_iter=10_000)   # load the kernels
     tracemalloc.start()
     res = fista(A, Y, lam=1.0, tol=1e-6, max_iter=10**7, check_every=1)
     peak = tracemalloc.get_traced_memory()[1]
