@@ -157,3 +157,22 @@ def test_non_finite_iterates_raise():
     with pytest.raises(ValueError, match="toy: the iterates of 2 of 2 problems became non-finite"):
         run(Diverging(np.ones(2), np.full(2, 0.1)), check_problem(A, Y), max_iter=50, tol=1e-12,
             name="toy")
+
+
+def test_estimators_expose_the_extras_as_fitted_attributes():
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    from sparserec.estimators._base import SparseRecoveryMixin
+
+    class Ridge(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
+        def _solve(self, problem, callback):
+            P = problem.Y.shape[-1]
+            return run(_DampedNewtonRidge(np.ones(P), np.full(P, 0.9)), problem, max_iter=100,
+                       tol=1e-12, callback=callback)
+
+    A, Y = _data(False, 3)
+    est = Ridge().fit(A, Y)
+    assert est.mu_.shape == (3,) and est.h_diag_.shape == (3, 6)
+    assert est.coef_.shape == (3, 6)
+    single = Ridge().fit(A, Y[:, :1])          # y (m, 1) squeezes the extras too
+    assert single.h_diag_.shape == (6,) and single.coef_.shape == (6,)

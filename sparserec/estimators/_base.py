@@ -15,7 +15,8 @@ class SparseRecoveryMixin:
     ``X``; ``coef_`` is ``(n,)`` for 1-D ``y``, ``(L, n)`` for ``y`` of shape
     ``(m, L)``, ``(B, n)`` / ``(B, L, n)`` for stacks, and ``predict(A)``
     returns ``A @ coef_.T`` in the layout of ``y``.  Complex data is accepted.
-    Subclasses implement ``_solve(problem, callback) -> Result``.
+    Subclasses implement ``_solve(problem, callback) -> Result``; every entry
+    ``key`` of the result's ``extras`` becomes the fitted attribute ``key_``.
     """
 
     def fit(self, A, y, callback=None):
@@ -47,6 +48,8 @@ class SparseRecoveryMixin:
         if single and not problem.squeeze:
             x, n_iter, converged = x[..., 0], n_iter[..., 0], converged[..., 0]
         self.coef_ = x if single else _swap_last(x)
+        for key, value in result.extras.items():      # gamma_, noise_var_, ...
+            setattr(self, f"{key}_", value[0] if single and not problem.squeeze else value)
         self.n_iter_ = int(n_iter) if n_iter.ndim == 0 else n_iter
         self.converged_ = bool(converged) if converged.ndim == 0 else converged
         self.history_ = result.history
