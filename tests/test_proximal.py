@@ -444,3 +444,15 @@ def test_iterations_never_wait_for_the_host(monkeypatch, name, kw, stacked):
     assert bool(xps.all(xps.isfinite(state["x"])))
     if name in ("ista", "fista", "niht"):   # rejected trials were among those steps
         assert any(bool(xps.any(b > 0)) for b in backtracks)
+
+
+def test_float32_defaults_run_without_tolerance_warnings():
+    rng = np.random.default_rng(41)
+    A = rng.standard_normal((40, 80)).astype(np.float32)
+    y = (A[:, :3] @ np.array([1.0, -2.0, 1.5], dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for est in (IHT(3), FISTA(alpha=0.01), ISTA(alpha=0.01)):
+            assert est.fit(A, y).coef_.dtype == np.float32
+    with pytest.warns(UserWarning, match="tol=1e-08 is below what float32"):
+        FISTA(alpha=0.01, tol=1e-8).fit(A, y)

@@ -29,7 +29,9 @@ recompute what the steps update incrementally), ``finalize(op, Y, state) ->
 dict`` (per-problem outputs beyond ``x``, each of shape ``(P, ...)``, problems
 first; they reach :attr:`Result.extras`) and ``fast_path(problem, max_iter,
 tol, check_every)`` (a compiled execution of the same iteration; returns
-``None`` when it does not apply, else a :class:`FastRun`).
+``None`` when it does not apply, else a :class:`FastRun`), and the attribute
+``tol_floor_eps`` (how many machine epsilons its criterion resolves, 16 by
+default: a smaller ``tol`` is clamped with a warning).
 
 Problems that meet the criterion are retired (iterate, outputs and iteration
 count recorded) and the arrays are compacted once retired problems make up
@@ -46,7 +48,8 @@ from ..exceptions import ConvergenceWarning, warn
 
 __all__ = ["Result", "Batch", "FastRun", "Progress", "run", "make_result", "tol_floor"]
 
-# a relative criterion cannot be resolved below this many machine epsilons
+# a relative criterion cannot be resolved below this many machine epsilons (an algorithm
+# may declare its own number as ``tol_floor_eps``)
 _TOL_FLOOR_EPS = 16
 
 
@@ -181,7 +184,7 @@ class Batch:
         return self.xp.reshape(value, self.batch_shape + tuple(value.shape[1:]))
 
 
-def tol_floor(dtype, xp):
+def tol_floor(dtype, xp, n_eps=_TOL_FLOOR_EPS):
     """Smallest relative tolerance a criterion computed in ``dtype`` can resolve.
 
     Parameters
@@ -190,19 +193,21 @@ def tol_floor(dtype, xp):
         Dtype of the problem (real or complex).
     xp : module
         Its array namespace.
+    n_eps : float
+        How many machine epsilons the criterion's rounding error spans.
 
     Returns
     -------
     float
     """
-    return _TOL_FLOOR_EPS * float(xp.finfo(real_dtype(xp, dtype)).eps)
+    return n_eps * float(xp.finfo(real_dtype(xp, dtype)).eps)
 
 
-def _checked_tol(tol, dtype, xp, name):
-    floor = tol_floor(dtype, xp)
+def _checked_tol(tol, dtype, xp, name, n_eps):
+    floor = tol_floor(dtype, xp, n_eps)
     if tol < floor:
         warn(f"{name}: tol={tol:g} is below what {dtype} arithmetic resolves; using "
-             f"tol={floor:.3g} ({_TOL_FLOOR_EPS} machine epsilons) instead", UserWarning)
+             f"tol={floor:.3g} ({n_eps:g} machine epsilons) instead", UserWarning)
         return floor
     return tol
 
@@ -225,7 +230,8 @@ def run(algorithm, problem, *, max_iter, tol, check_every=1, name="solver", call
     problem : sparserec._validation.Problem
     max_iter : int
     tol : float
-        Clamped (with a warning) to :func:`tol_floor` of the problem's dtype.
+        Clamped (with a warning) to :func:`tol_floor` of the problem's dtype
+        (``algorithm.tol_floor_eps`` machine epsilons, 16 by default).
     check_every : int
         Iterations between criterion evaluations (each one syncs with the host).
     name : str
@@ -244,7 +250,8 @@ def run(algorithm, problem, *, max_iter, tol, check_every=1, name="solver", call
     ValueError
         When the iterates of some problem become non-finite (NaN or infinity).
     """
-    tol = _checked_tol(tol, problem.Y.dtype, problem.op.xp, name)
+    tol = _checked_tol(tol, problem.Y.dtype, problem.op.xp, name,
+                       getattr(algorithm, "tol_floor_eps", _TOL_FLOOR_EPS))
     fast_path = getattr(algorithm, "fast_path", None)
     if callback is None and fast_path is not None:
         fast = fast_path(problem, max_iter=max_iter, tol=tol, check_every=check_every)

@@ -368,6 +368,8 @@ class _HardThresholding:
     """
 
     SHRINK, KAPPA, MAX_BACKTRACK = 0.01, 2.0, 30
+    # the relative change is exactly 0 at a fixed point: only its resolution matters
+    tol_floor_eps = 4
 
     def __init__(self, k, lam, normalized, x0):
         self.k, self.lam, self.normalized, self.x0 = k, lam, normalized, x0
