@@ -24,6 +24,45 @@ def _demo(args):
     return 0
 
 
+def _grid(text):
+    try:
+        a, b = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--grid takes DELTASxRHOS, e.g. 20x20, got {text!r}")
+    return a, b
+
+
+def _phase_transition(args):
+    from .experiments import PhaseTransition, default_solvers
+    sweep = args.solvers is not None
+    if not sweep and not (args.plot or args.export):
+        raise ValueError("give --solvers to run an experiment, or --plot/--export to read "
+                         "the store")
+    for out in (args.plot, args.export):
+        if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise ValueError(f"{out}: the folder {os.path.dirname(os.path.abspath(out))} does "
+                             "not exist")
+    if sweep:
+        pt = PhaseTransition(default_solvers([s.strip() for s in args.solvers.split(",")]),
+                             args.n, args.grid, args.trials, store=args.store,
+                             random_state=args.seed, ensemble=args.ensemble,
+                             amplitudes=args.amplitudes, complex=args.complex,
+                             success_tol=args.success_tol)
+        print(f"sparserec phase-transition: {pt.describe()}; store {args.store}")
+        pt.run(n_jobs=args.n_jobs, progress=not args.quiet)
+    else:
+        pt = PhaseTransition.from_store(args.store)
+    table = pt.boundaries()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.export:
+        pt.study.export_csv(args.export)
+        print(f"trial table written to {args.export}")
+    if args.plot:
+        pt.plot(args.plot)
+        print(f"figure written to {args.plot}")
+    return 0
+
+
 def build_parser():
     """The argument parser (one sub-command per job)."""
     parser = argparse.ArgumentParser(prog="sparserec", description="Sparse signal recovery.")
@@ -37,6 +76,26 @@ def build_parser():
     demo.add_argument("--output", default="sparserec-demo.png",
                       help="convergence plot path (default sparserec-demo.png)")
     demo.set_defaults(func=_demo)
+
+    pt = sub.add_parser("phase-transition",
+                        help="resumable phase-transition sweep (or redraw one from its store)")
+    pt.add_argument("--solvers", help="comma-separated: fista, ista, iht, omp (omit to read "
+                                      "--store only)")
+    pt.add_argument("--n", type=int, default=400, help="signal length (default 400)")
+    pt.add_argument("--grid", type=_grid, default=(20, 20), help="DELTASxRHOS (default 20x20)")
+    pt.add_argument("--trials", type=int, default=50, help="trials per cell (default 50)")
+    pt.add_argument("--ensemble", choices=("gaussian", "dct"), default="gaussian")
+    pt.add_argument("--amplitudes", choices=("gaussian", "rademacher"), default="gaussian")
+    pt.add_argument("--complex", action="store_true", help="complex signals and matrices")
+    pt.add_argument("--success-tol", type=float, default=1e-3,
+                    help="success: relative error below this (default 1e-3)")
+    pt.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    pt.add_argument("--store", required=True, help="SQLite file of the results (resumed)")
+    pt.add_argument("--plot", help="PNG figure to write")
+    pt.add_argument("--export", help="CSV file of the trial table to write")
+    pt.add_argument("--n-jobs", type=int, default=1, help="joblib n_jobs (-1: all cores)")
+    pt.add_argument("--quiet", action="store_true", help="no progress bar")
+    pt.set_defaults(func=_phase_transition)
     return parser
 
 
