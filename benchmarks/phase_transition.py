@@ -41,11 +41,16 @@ def _grid(text):
     return a, b
 
 
+def _pair(text):
+    low, high = (float(v) for v in text.split(","))
+    return low, high
+
+
 def figure(args):
     solvers = default_solvers(["fista", "iht", "omp"])
     solvers = {"l1 (FISTA)": solvers["fista"], "NIHT": solvers["iht"], "OMP": solvers["omp"]}
     pt = PhaseTransition(solvers, n=args.n, grid=args.grid, trials=args.trials, store=args.store,
-                         random_state=0)
+                         random_state=0, delta_range=args.delta_range, rho_range=args.rho_range)
     start = time.perf_counter()
     pt.run(n_jobs=args.n_jobs)
     print(f"{pt.describe()}: {time.perf_counter() - start:.1f} s; {blas_summary()}")
@@ -58,7 +63,8 @@ def timing(args):
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         def sweep(solvers, grid, trials, batch=True, name="t"):
             pt = PhaseTransition(solvers, n=args.n, grid=grid, trials=trials, random_state=0,
-                                 store=os.path.join(tmp, f"{name}.sqlite"), batch=batch)
+                                 store=os.path.join(tmp, f"{name}.sqlite"), batch=batch,
+                                 delta_range=args.delta_range, rho_range=args.rho_range)
             start = time.perf_counter()
             df = pt.run(n_jobs=args.n_jobs, progress=False)
             return time.perf_counter() - start, df
@@ -99,6 +105,8 @@ def main(argv=None):
     parser.add_argument("--grid", type=_grid, default=None, help="DELTASxRHOS")
     parser.add_argument("--trials", type=int, default=None, help="trials per cell (default 12; 20 with --time)")
     parser.add_argument("--n-jobs", type=int, default=-1)
+    parser.add_argument("--delta-range", type=_pair, default=(0.05, 0.95), help="LOW,HIGH")
+    parser.add_argument("--rho-range", type=_pair, default=(0.05, 0.95), help="LOW,HIGH")
     parser.add_argument("--store", default="phase_transition.sqlite")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "docs",
                                                       "phase_transition.png"))

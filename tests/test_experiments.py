@@ -274,6 +274,7 @@ def test_the_timing_benchmark_runs_at_a_tiny_size(capsys):
     spec = importlib.util.spec_from_file_location("bench_phase_transition", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    bench.main(["--time", "--n", "30", "--grid", "2x2", "--trials", "8", "--n-jobs", "1"])
+    bench.main(["--time", "--n", "40", "--grid", "2x2", "--trials", "8", "--n-jobs", "1",
+                "--delta-range", "0.5,0.9", "--rho-range", "0.05,0.15"])
     out = capsys.readouterr().out
     assert "FISTA sweep" in out and "faster" in out and "batched" in out
