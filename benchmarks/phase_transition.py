@@ -21,7 +21,6 @@ import os
 import tempfile
 import time
 
-import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sparserec._runtime import blas_summary

@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import Lasso
 
 from sparserec import FISTA, IHT, ISTA, OMP, ConvergenceWarning
-from sparserec.operators import Dense, Kron
+from sparserec.operators import Kron
 from sparserec.solvers import fista, iht, ista, lasso_duality_gap
 
 SOLVERS = {"ista": ista, "fista": fista}
