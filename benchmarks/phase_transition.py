@@ -82,7 +82,7 @@ def timing(args):
         per_cvx, per_fista = t_cvx / len(cvx), t_full / n_trials
         print(f"cvxpy basis pursuit on {len(cvx)} trials of a {sub_grid[0]}x{sub_grid[1]} "
               f"sub-grid: {per_cvx * 1e3:.1f} ms per trial; FISTA in the full sweep "
-              f"{per_fista * 1e3:.2f} ms per trial -> FISTA {per_cvx / per_fista:.0f}x faster "
+              f"{per_fista * 1e3:.2f} ms per trial -> FISTA {per_cvx / per_fista:.2f}x faster "
               f"(projected whole sweep with cvxpy: {per_cvx * n_trials:.0f} s)")
         agree = (cvx["success"].to_numpy() == fsub["success"].to_numpy()).mean()
         print(f"same trials: success rate cvxpy {cvx['success'].mean():.3f}, FISTA "
