@@ -168,7 +168,36 @@ def dispatch(repeats, tol):
             print(f"    shared A {m}x{n}, B={B} (the Gram threshold): in-cache A "
                   f"{1e3 * times[False]:.1f} ms, Gram {1e3 * times[True]:.1f} ms -> Gram "
                   f"{times[False] / times[True]:.2f}x")
+        shared_size_rule(repeats, tol)
         numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+
+def shared_size_rule(repeats, tol, n_problems=200):
+    """Both paths on shared matrices on either side of ``_NUMBA_MAX_SHARED_BYTES``."""
+    limit = proximal._NUMBA_MAX_SHARED_BYTES
+    print(f"    shared-matrix size rule (Numba up to {limit / 2**20:.0f} MiB), B={n_problems}:")
+    for n in (512, 1024, 2048, 4096):
+        m = int(n / 2.5)
+        prob = simulate.gaussian_cs(m, n, m // 10, n_targets=n_problems, snr_db=30,
+                                    random_state=4)
+        alpha = 1e-2 * alpha_max(prob.A, prob.y)
+        fit = lambda: FISTA(alpha=alpha, tol=tol).fit(prob.A, prob.y)  # noqa: E731
+        proximal._NUMBA_MAX_SHARED_BYTES = float("inf")
+        try:
+            t_numba, _ = median_time(fit, repeats)
+        finally:
+            proximal._NUMBA_MAX_SHARED_BYTES = limit
+        proximal._USE_NUMBA = False
+        try:
+            t_array, _ = median_time(fit, repeats)
+        finally:
+            proximal._USE_NUMBA = True
+        picks = "Numba" if m * n * prob.A.itemsize <= limit else "array-API"
+        faster = "Numba" if t_numba < t_array else "array-API"
+        print(f"      {m}x{n} ({m * n * prob.A.itemsize / 2**20:.1f} MiB): Numba "
+              f"{1e3 * t_numba / n_problems:.2f} ms/problem, array-API "
+              f"{1e3 * t_array / n_problems:.2f} ms/problem; the rule picks {picks}, "
+              f"faster: {faster}")
 
 
 _FIRST_CALL = r"""

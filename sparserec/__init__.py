@@ -1,7 +1,8 @@
 """sparserec: sparse signal recovery as tested scikit-learn estimators.
 
 Estimators (``fit``/``predict``, real and complex, batched): :class:`ISTA`,
-:class:`FISTA`, :class:`IHT`, :class:`OMP`.  Sub-modules: :mod:`~sparserec.operators`
+:class:`FISTA`, :class:`IHT`, :class:`OMP`, :class:`Lasso` and :class:`LassoCV`
+(working sets and screening).  Sub-modules: :mod:`~sparserec.operators`
 (measurement operators), :mod:`~sparserec.solvers` (pure solver functions),
 :mod:`~sparserec.simulate` (seeded problem generators), :mod:`~sparserec.metrics`.
 """
@@ -10,10 +11,10 @@ from .exceptions import ConvergenceWarning
 
 # the estimators (and with them scikit-learn, 0.6 s of import) load on first use, so
 # that `import sparserec.solvers` stays free of scikit-learn
-_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP")
+_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV")
 
 __version__ = "0.1.0"
-__all__ = ["ISTA", "FISTA", "IHT", "OMP", "operators", "solvers", "simulate", "metrics",
+__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "operators", "solvers", "simulate", "metrics",
            "ConvergenceWarning"]
 
 

@@ -456,3 +456,42 @@ def test_float32_defaults_run_without_tolerance_warnings():
             assert est.fit(A, y).coef_.dtype == np.float32
     with pytest.warns(UserWarning, match="tol=1e-08 is below what float32"):
         FISTA(alpha=0.01, tol=1e-8).fit(A, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_single_precision_runs_the_numba_path_in_single_precision(monkeypatch, dtype):
+    """float32/complex64 stay on the fast path end to end, and reach the float64 answer
+    to single precision."""
+    import sparserec.solvers._l1_numba as l1_numba
+    calls = []
+    original = l1_numba.solve_l1_numba
+    monkeypatch.setattr(l1_numba, "solve_l1_numba",
+                        lambda op, Y, *a, **k: calls.append(Y.dtype) or original(op, Y, *a, **k))
+    rng = np.random.default_rng(41)
+    A = rng.standard_normal((40, 100)) + (1j * rng.standard_normal((40, 100))
+                                          if dtype == np.complex64 else 0)
+    Y = A[:, :4] @ rng.standard_normal((4, 12)) + 0.01 * rng.standard_normal((40, 12))
+    res32 = fista(A.astype(dtype), Y.astype(dtype), lam=0.5, tol=1e-5, max_iter=20_000)
+    res64 = fista(A, Y, lam=0.5, tol=1e-12, max_iter=20_000)
+    assert calls[0] == np.dtype(dtype) and res32.x.dtype == dtype
+    np.testing.assert_allclose(res32.x, res64.x, atol=2e-3 * np.abs(res64.x).max())
+
+
+def test_dispatch_sends_large_shared_matrices_to_the_batched_path(monkeypatch):
+    """The cost model: per-problem kernels for stacks and small shared matrices, batched
+    GEMMs beyond _NUMBA_MAX_SHARED_BYTES (benchmarks/bench_first_order.py (c) times both)."""
+    import sparserec.solvers._l1_numba as l1_numba
+    import sparserec.solvers.proximal as proximal
+    calls = []
+    original = l1_numba.solve_l1_numba
+    monkeypatch.setattr(l1_numba, "solve_l1_numba",
+                        lambda *a, **k: calls.append(1) or original(*a, **k))
+    rng = np.random.default_rng(42)
+    A, Y = rng.standard_normal((30, 60)), rng.standard_normal((30, 10))
+    fista(A, Y, lam=1.0)
+    assert calls == [1]
+    monkeypatch.setattr(proximal, "_NUMBA_MAX_SHARED_BYTES", A.nbytes - 1)
+    fista(A, Y, lam=1.0)
+    assert calls == [1]
+    fista(np.stack([A, A]), np.stack([Y, Y]), lam=1.0)      # stacks always take the kernel
+    assert calls == [1, 1]

@@ -1,5 +1,6 @@
 """scikit-learn estimators: validate, call a solver, store fitted attributes."""
 from .greedy import OMP
+from .lasso import Lasso, LassoCV
 from .proximal import FISTA, IHT, ISTA
 
-__all__ = ["ISTA", "FISTA", "IHT", "OMP"]
+__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV"]

@@ -3,9 +3,20 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._array import get_namespace, same_namespace, to_numpy
-from .._validation import check_array, check_bool, check_operator, check_problem
+from .._validation import check_array, check_bool, check_operator, check_problem, check_scalar
+from ..exceptions import warn
 
-__all__ = ["SparseRecoveryMixin"]
+__all__ = ["SparseRecoveryMixin", "l1_weight"]
+
+
+def l1_weight(alpha, m):
+    """The unscaled l1 weight ``lam = alpha * m`` of Lasso's ``alpha`` (validated; a
+    warning for ``alpha = 0``, which the duality gap cannot certify in general)."""
+    alpha = check_scalar(alpha, "alpha", low=0)
+    if alpha == 0:
+        warn("alpha=0 leaves plain least squares, which the duality gap certifies only when y "
+             "lies in the range of A; use a least-squares solver instead", UserWarning)
+    return alpha * m
 
 
 class SparseRecoveryMixin:

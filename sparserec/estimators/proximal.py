@@ -2,9 +2,8 @@
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from .._validation import check_bool, check_scalar, check_sparsity
-from ..exceptions import warn
 from ..solvers.proximal import fista, iht, ista
-from ._base import SparseRecoveryMixin
+from ._base import SparseRecoveryMixin, l1_weight
 
 __all__ = ["ISTA", "FISTA", "IHT"]
 
@@ -13,12 +12,8 @@ class _Lasso(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     """Common parameter mapping of the l1 estimators."""
 
     def _solve_kwargs(self, problem, callback):
-        alpha = check_scalar(self.alpha, "alpha", low=0)
-        if alpha == 0:
-            warn("alpha=0 leaves plain least squares, which the duality gap certifies only "
-                 "when y lies in the range of A; use a least-squares solver instead",
-                 UserWarning)
-        return dict(lam=alpha * problem.op.shape[0], max_iter=self.max_iter, tol=self.tol,
+        return dict(lam=l1_weight(self.alpha, problem.op.shape[0]), max_iter=self.max_iter,
+                    tol=self.tol,
                     check_every=self.check_every, x0=self._warm_start_x0(problem),
                     callback=callback)
 

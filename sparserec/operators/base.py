@@ -102,6 +102,34 @@ class Operator:
         """
         return None
 
+    def columns(self, indices, entry=None):
+        """The explicit columns ``A[:, indices]``, shape ``(m, len(indices))``, or None.
+
+        Working-set solvers use it to touch only a few atoms; matrix-free
+        operators return None (they could only apply themselves to unit
+        vectors) and those solvers fall back to methods that use ``A`` whole.
+
+        Parameters
+        ----------
+        indices : numpy.ndarray of int
+            Column positions.
+        entry : int, optional
+            Position in the stack (stacked operators only).
+        """
+        return None
+
+    def gram_block(self, indices):
+        """``(A^H A)[indices][:, indices]`` computed from structure, or None.
+
+        Structured operators (``Kron``) give the block without the columns;
+        the rest return None and solvers multiply the columns themselves.
+
+        Parameters
+        ----------
+        indices : numpy.ndarray of int
+        """
+        return None
+
     def gram(self):
         """The Gram matrix ``A^H A`` explicitly, shape ``(*batch, n, n)``.
 

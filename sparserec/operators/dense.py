@@ -1,4 +1,6 @@
 """Explicit matrices: one shared ``(m, n)`` matrix or a stack ``(B, m, n)``."""
+import numpy as np
+
 from .._array import conj, get_namespace, sum_abs2
 from .base import Operator
 
@@ -55,15 +57,28 @@ class Dense(Operator):
         return xp.sqrt(xp.clip(top, min=0.0))
 
     def column_norms(self):
-        """Euclidean norm of every column, shape ``(*batch, n)`` (no overflow for huge entries)."""
+        """Euclidean norm of every column, shape ``(*batch, n)`` (no overflow for huge
+        entries: columns whose plain sum of squares over- or underflows are rescaled)."""
         xp = self.xp
-        big = xp.max(xp.abs(self.A), axis=-2, keepdims=True)
-        big = xp.where(big > 0, big, xp.ones_like(big))
-        return (big * xp.sqrt(sum_abs2(xp, self.A / xp.astype(big, self.A.dtype), -2)))[..., 0, :]
+        with np.errstate(over="ignore", under="ignore"):    # such columns are redone below
+            sq = sum_abs2(xp, self.A, -2)
+        tiny = float(xp.finfo(sq.dtype).smallest_normal) ** 0.5
+        bad = ~xp.isfinite(sq) | (sq < tiny)
+        if bool(xp.any(bad)):
+            big = xp.max(xp.abs(self.A), axis=-2, keepdims=True)
+            big = xp.where(big > 0, big, xp.ones_like(big))
+            safe = big * xp.sqrt(sum_abs2(xp, self.A / xp.astype(big, self.A.dtype), -2))
+            return xp.where(bad, safe, xp.sqrt(sq))[..., 0, :]
+        return xp.sqrt(sq)[..., 0, :]
 
     def gram(self):
         """``A^H A``, shape ``(*batch, n, n)``."""
         return self._adjoint_matrix @ self.A
+
+    def columns(self, indices, entry=None):
+        """``A[:, indices]`` (of stack entry ``entry`` for a stack), shape ``(m, w)``."""
+        A = self.A if entry is None else self.A[entry]
+        return self.xp.take(A, self.xp.asarray(indices), axis=-1)
 
     def take(self, indices):
         """The sub-stack of matrices ``indices`` (stacked operators only)."""

@@ -36,6 +36,7 @@ class Kron(Operator):
         shape = (math.prod(f.shape[0] for f in factors), math.prod(f.shape[1] for f in factors))
         super().__init__(shape, dtype, xp)
         self.factors = tuple(factors)
+        self._factor_grams = None
 
     def _mode_products(self, X, mats, in_sizes):
         """Apply ``mats[i]`` along axis ``i`` of ``X`` reshaped to ``in_sizes``."""
@@ -79,6 +80,35 @@ class Kron(Operator):
             a, b = G.shape[0], Gi.shape[0]
             G = xp.reshape(G[:, None, :, None] * Gi[None, :, None, :], (a * b, a * b))
         return G
+
+    def _factor_indices(self, indices):
+        import numpy as np
+        return np.unravel_index(np.asarray(indices), tuple(f.shape[1] for f in self.factors))
+
+    def columns(self, indices, entry=None):
+        """Columns of the product from the factors' columns, shape ``(m, w)``: each is
+        the Kronecker product of one column per factor (``O(m w)``)."""
+        xp = self.xp
+        out = None
+        for f, idx in zip(self.factors, self._factor_indices(indices)):
+            c = xp.take(f, xp.asarray(idx), axis=1)
+            out = c if out is None else xp.reshape(out[:, None, :] * c[None, :, :],
+                                                   (-1, c.shape[1]))
+        return out
+
+    def gram_block(self, indices):
+        """``G[indices][:, indices]`` as the entrywise product of factor-Gram blocks
+        (``O(I w^2)``; the factor Grams are formed once and kept)."""
+        from .dense import Dense
+        if self._factor_grams is None:
+            self._factor_grams = [Dense(f).gram() for f in self.factors]
+        xp = self.xp
+        out = None
+        for G, idx in zip(self._factor_grams, self._factor_indices(indices)):
+            idx = xp.asarray(idx)
+            block = xp.take(xp.take(G, idx, axis=0), idx, axis=1)
+            out = block if out is None else out * block
+        return out
 
     def _compute_norm2(self):
         from .dense import Dense

@@ -106,26 +106,6 @@ def _relative_gap(x, s, g, gram, lam, c, yy):
 
 
 @numba.njit(cache=True)
-def _first_curvature(c, c2, A):
-    """Curvature ``||A d||^2 / ||d||_W^2`` along ``d = c / c2`` (1 when undefined)."""
-    dd = 0.0
-    for j in range(c.shape[0]):
-        dj = c[j] / c2[j]
-        dd += c2[j] * (np.conj(dj) * dj).real
-    if dd == 0:
-        return 1.0
-    acc = 0.0
-    for i in range(A.shape[0]):
-        s = 0.0 * c[0]
-        row = A[i]
-        for j in range(c.shape[0]):
-            s += row[j] * (c[j] / c2[j])
-        acc += (np.conj(s) * s).real
-    lip = acc / dd
-    return lip if lip > 0 else 1.0
-
-
-@numba.njit(cache=True)
 def _record(hist, n_check, crit):
     """``hist[n_check] = max(hist[n_check], crit)``, doubling ``hist`` when full."""
     if n_check >= hist.shape[0]:
@@ -138,7 +118,7 @@ def _record(hist, n_check, crit):
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _solve_one(x, gram, GT, A, y, c, yy, c2, lam, momentum, restart, max_iter, tol,
+def _solve_one(x, gram, GT, A, y, c, yy, c2, lip, lam, momentum, restart, max_iter, tol,
                check_every, hist):
     """One problem to convergence; returns ``(iterations, status, hist)`` with status
     1 converged, 0 not converged, -1 non-finite iterates."""
@@ -154,7 +134,6 @@ def _solve_one(x, gram, GT, A, y, c, yy, c2, lam, momentum, restart, max_iter, t
     d = np.zeros_like(x)
     g = np.zeros_like(x)     # gradient at z
     gx = np.zeros_like(x)    # gradient at x (duality gap)
-    lip = _first_curvature(c, c2, A)
     lip_acc = lip / SHRINK
     t = 1.0
     nback = 0
@@ -222,8 +201,8 @@ def _solve_one(x, gram, GT, A, y, c, yy, c2, lam, momentum, restart, max_iter, t
 
 
 @numba.njit(cache=True, nogil=True)
-def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, C2, lam, momentum, restart,
-                 max_iter, tol, check_every, n_iter, status):
+def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, C2, LIP, lam, momentum,
+                 restart, max_iter, tol, check_every, n_iter, status):
     """Problems ``start <= p < stop``, one after the other (runs without the GIL).
 
     Returns the largest criterion over these problems at every check (``-inf``
@@ -231,16 +210,8 @@ def _solve_range(start, stop, X, gram, GT, A, a_index, Y, C, yy, C2, lam, moment
     hist = np.full(_HISTORY_START, -np.inf)
     for p in range(start, stop):
         b = a_index[p]
-        Ab = A[b]
-        if not gram:  # A^H y while A_b is in cache
-            C[p] = 0
-            for i in range(Y.shape[1]):
-                yi = Y[p, i]
-                row = Ab[i]
-                for j in range(C.shape[1]):
-                    C[p, j] += np.conj(row[j]) * yi
-        it, st, hist = _solve_one(X[p], gram, GT, Ab, Y[p], C[p], yy[p], C2[b], lam, momentum,
-                                  restart, max_iter, tol, check_every, hist)
+        it, st, hist = _solve_one(X[p], gram, GT, A[b], Y[p], C[p], yy[p], C2[b], LIP[p], lam,
+                                  momentum, restart, max_iter, tol, check_every, hist)
         n_iter[p] = it
         status[p] = st
     return hist
@@ -284,7 +255,8 @@ def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_ev
     op : Dense
         Shared ``(m, n)`` or stacked ``(B, m, n)`` NumPy matrix.
     Y : ndarray
-        ``(m, L)`` (shared) or ``(B, m, L)`` (stacked), float64 or complex128.
+        ``(m, L)`` (shared) or ``(B, m, L)`` (stacked), float32, float64, complex64 or
+        complex128 (the kernels run in that precision).
     c2 : ndarray
         Squared column norms (the metric), ``(n,)`` or ``(B, n)``.
     lam, momentum, restart, max_iter, tol, check_every :
@@ -312,12 +284,17 @@ def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_ev
     C2 = np.ascontiguousarray(np.reshape(c2, (-1, n)), dtype=np.float64)
     P = Yp.shape[0]
     gram = _use_gram(P, n, op.is_stacked)
-    if gram:
-        GT = np.ascontiguousarray(op.gram().T, dtype=dtype)
-        C = np.ascontiguousarray((A.conj().T @ Y).T)
-    else:
-        GT = np.zeros((1, 1), dtype=dtype)
-        C = np.empty((P, n), dtype=dtype)  # filled per problem by the kernel
+    GT = np.ascontiguousarray(op.gram().T, dtype=dtype) if gram else np.zeros((1, 1), dtype)
+    # A^H y and the first trial's lip (the curvature along the first preconditioned
+    # gradient d = A^H y / c2) for all problems in two batched products
+    C = np.ascontiguousarray(np.swapaxes(op._rmatmat(Y), -1, -2).reshape(P, n))
+    with np.errstate(all="ignore"):     # overflowing data: reported as non-finite iterates
+        D0 = C / C2[a_index]
+        AD = op._matmat(np.swapaxes(D0.reshape(Y.shape[:-2] + (L, n)), -1, -2))
+        ad = np.einsum("...ml,...ml->...l", AD.conj(), AD).real.reshape(P)
+        dd = np.einsum("pn,pn->p", C2[a_index] * D0.conj(), D0).real
+        lip = np.where(dd > 0, ad / np.where(dd > 0, dd, 1.0), 1.0)
+    lip = np.ascontiguousarray(np.where(lip > 0, lip, 1.0))
     yy = np.einsum("pm,pm->p", Yp.conj(), Yp).real.copy()
     if x0 is None:
         X = np.zeros((P, n), dtype=dtype)
@@ -327,7 +304,7 @@ def solve_l1_numba(op, Y, c2, *, lam, momentum, restart, max_iter, tol, check_ev
         X = np.array(x0.T, dtype=dtype, order="C")  # a copy: the kernel writes into X
     n_iter = np.zeros(P, dtype=np.int64)
     status = np.zeros(P, dtype=np.int64)
-    hists = _solve_all(X, gram, GT, A3, a_index, Yp, C, yy, C2, float(lam), bool(momentum),
+    hists = _solve_all(X, gram, GT, A3, a_index, Yp, C, yy, C2, lip, float(lam), bool(momentum),
                        bool(restart), int(max_iter), float(tol), int(check_every), n_iter,
                        status)
     history = _merge_history(hists, max_iter, check_every)

@@ -224,7 +224,8 @@ class _L1ProximalGradient:
         n_problems = Y.shape[-1] * (op.batch_shape[0] if op.is_stacked else 1)
         if not (_USE_NUMBA and n_problems >= _NUMBA_MIN_PROBLEMS and isinstance(op, Dense)
                 and isinstance(op.A, np.ndarray) and isinstance(Y, np.ndarray)
-                and Y.dtype in (np.float64, np.complex128)):
+                and Y.dtype.type in (np.float32, np.float64, np.complex64, np.complex128)
+                and _numba_pays(op, Y)):
             return None
         from ._l1_numba import solve_l1_numba
         return solve_l1_numba(op, Y, _squared_column_norms(op), lam=self.lam,
@@ -256,7 +257,17 @@ def _solve_l1(A, y, lam, momentum, restart, max_iter, tol, check_every, x0, call
                callback=callback)
 
 
+def _numba_pays(op, Y):
+    """The cost model of the dispatch: the per-problem kernels win for stacks (each
+    problem's matrix stays in cache) and for a shared matrix of at most
+    ``_NUMBA_MAX_SHARED_BYTES``; beyond that the batched GEMMs of the array-API path,
+    which read ``A`` once per iteration for all problems, are faster
+    (``benchmarks/bench_scaling.py`` part (4) times both sides of the threshold)."""
+    return op.is_stacked or op.shape[0] * op.shape[1] * Y.dtype.itemsize <= _NUMBA_MAX_SHARED_BYTES
+
+
 _USE_NUMBA = True  # tests switch it off to compare with the array-API path
+_NUMBA_MAX_SHARED_BYTES = 8 << 20
 # the smallest batch that takes the Numba path (benchmarks/bench_first_order.py measures
 # both paths on batches of this size)
 _NUMBA_MIN_PROBLEMS = 8
