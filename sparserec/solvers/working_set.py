@@ -42,7 +42,6 @@ import numpy as np
 from .._array import is_numpy
 from .._validation import check_problem, check_scalar
 from ..operators import Dense, Kron
-from ._cd_numba import cd_restricted, gram_correlations, gram_outer_step, select_working_set
 from ._engine import run, tol_floor
 from .proximal import _L1ProximalGradient, _check_x0, _start
 
@@ -77,6 +76,13 @@ def use_full_gram(m, n, n_problems, itemsize):
     bool
     """
     return n * n * itemsize <= GRAM_MAX_BYTES and n <= GRAM_PAYOFF * n_problems
+
+
+def _kernels():
+    """The compiled kernels, loaded on first use (``import sparserec.solvers`` and the
+    FISTA fallback never load Numba)."""
+    from . import _cd_numba
+    return _cd_numba
 
 
 def _supports(op, Y):
@@ -152,9 +158,9 @@ class _WorkingSetLasso:
         Xt, Yt = st["xt"], _problems_first(Y, stacked) if self.mode == "columns" else None
         yy, lam, gap = st["yy"], st["lam"], st["gap"]
         if self.mode == "gram":     # the whole iteration in one compiled call
-            gram_outer_step(self._G, st["c0"], Xt, st["c"], st["screened"], st["norms"], lam,
-                            yy, gap, st["wsize"], self.target, INNER_REDUCTION, INNER_FLOOR,
-                            P0, self.max_epochs)
+            _kernels().gram_outer_step(self._G, st["c0"], Xt, st["c"], st["screened"],
+                                       st["norms"], lam, yy, gap, st["wsize"], self.target,
+                                       INNER_REDUCTION, INNER_FLOOR, P0, self.max_epochs)
             return self._certify(op, Y, st)
         for p in np.flatnonzero(gap > self.target * yy):
             W = self._working_set(st, p)
@@ -165,7 +171,8 @@ class _WorkingSetLasso:
                 b = st["c0"][p, W]
             xw = Xt[p, W]
             tol_in = max(INNER_REDUCTION * gap[p], INNER_FLOOR * self.target * yy[p])
-            cd_restricted(M, b, xw, M @ xw, yy[p], lam[p], tol_in, self.max_epochs)
+            _kernels().cd_restricted(M, b, xw, M @ xw, yy[p], lam[p], tol_in,
+                                     self.max_epochs)
             Xt[p] = 0
             Xt[p, W] = xw
             if self.mode == "columns":
@@ -208,8 +215,8 @@ class _WorkingSetLasso:
     def _working_set(self, st, p):
         """Support of problem ``p`` plus its atoms closest to violating optimality."""
         norms = st["norms"][p] if st["norms"].ndim == 2 else st["norms"]
-        W = select_working_set(st["xt"][p], st["c"][p], st["screened"][p], norms,
-                               float(st["lam"][p]), int(st["wsize"][p]), P0)
+        W = _kernels().select_working_set(st["xt"][p], st["c"][p], st["screened"][p], norms,
+                                          float(st["lam"][p]), int(st["wsize"][p]), P0)
         st["wsize"][p] = W.size
         return W
 
@@ -219,7 +226,7 @@ class _WorkingSetLasso:
         atoms not yet screened for all problems (``full=False``, shared ``A``)."""
         stacked = op.is_stacked
         if self.mode == "gram":
-            gram_correlations(self._G, st["c0"], st["xt"], problems, st["c"])
+            _kernels().gram_correlations(self._G, st["c0"], st["xt"], problems, st["c"])
             return
         idx = np.flatnonzero(problems)
         R = st["r"][idx]
