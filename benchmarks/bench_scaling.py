@@ -1,7 +1,8 @@
 """Lasso at scale: working-set ``lasso`` against scikit-learn and skglm, measured in one run.
 
 (1) Shared-A batch, ``n`` in ``--sizes``, ``m = n / 2.5``, ``k = m / 10``, 30 dB SNR,
-    ``B = --batch`` problems (``--batch-large`` from n = 16384), ``alpha/alpha_max`` in
+    ``B = --batch`` problems (``--batch-large`` from n = 16384, timed once per side
+    there; median of ``--repeats`` calls below), ``alpha/alpha_max`` in
     ``--ratios``: time per problem of ``sparserec.solvers.lasso`` on the whole batch
     (and in its other mode, which checks the Gram/columns rule of
     :func:`~sparserec.solvers.working_set.use_full_gram`), of scikit-learn's
@@ -40,10 +41,15 @@ def objective(A, Y, X, alpha):
     return np.sum((Y - A @ X) ** 2, axis=0) / (2 * m) + alpha * np.sum(np.abs(X), axis=0)
 
 
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
+def timed(fn, repeats=1):
+    """``(result, median seconds)`` over ``repeats`` calls (this machine's timings vary
+    by up to 2x from call to call, so every side gets the same number of repeats)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return out, float(np.median(times))
 
 
 def skglm_loop(A, Y, alpha):
@@ -55,24 +61,25 @@ def skglm_loop(A, Y, alpha):
     return X
 
 
-def compare(A, Y, alpha, tol, peer_problems, other_mode=True):
+def compare(A, Y, alpha, tol, peer_problems, repeats, other_mode=True):
     """Per-problem seconds of every solver on one problem set, and objective checks."""
     m, n = A.shape
     P = Y.shape[1]
     lam = alpha * m
-    ours, t_ours = timed(lambda: lasso(A, Y, lam=lam, tol=tol, max_iter=1000))
+    ours, t_ours = timed(lambda: lasso(A, Y, lam=lam, tol=tol, max_iter=1000), repeats)
     gram = use_full_gram(m, n, P, A.itemsize)
     row = {"ours": t_ours / P, "mode": "gram" if gram else "columns"}
     if other_mode:
-        _, t_other = timed(lambda: lasso(A, Y, lam=lam, tol=tol, max_iter=1000, gram=not gram))
+        _, t_other = timed(lambda: lasso(A, Y, lam=lam, tol=tol, max_iter=1000, gram=not gram),
+                           repeats)
         row["other"] = t_other / P
     Q = min(P, peer_problems)
     Yq = Y[:, :Q]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk, t_sk = timed(lambda: SkLasso(alpha=alpha, fit_intercept=False, tol=tol,
-                                         max_iter=1_000_000).fit(A, Yq))
-    glm, t_glm = timed(lambda: skglm_loop(A, Yq, alpha))
+                                         max_iter=1_000_000).fit(A, Yq), repeats)
+    glm, t_glm = timed(lambda: skglm_loop(A, Yq, alpha), repeats)
     row["sklearn"], row["skglm"] = t_sk / Q, t_glm / Q
     ref = objective(A, Yq, ours.x[:, :Q], alpha)
     row["obj_sklearn"] = float(np.max((ref - objective(A, Yq, sk.coef_.T.reshape(n, Q), alpha))
@@ -91,6 +98,8 @@ def main():
                         help="problems of each batch timed with scikit-learn and skglm")
     parser.add_argument("--ratios", default="0.1,0.01")
     parser.add_argument("--tol", type=float, default=1e-9)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed calls per solver and setting (the median is printed)")
     parser.add_argument("--skip-large", action="store_true", help="skip part (2)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -116,6 +125,7 @@ def main():
             alpha_max = float(np.max(np.abs(A.T @ Y))) / m
             for r in ratios:
                 row, _, t_ours = compare(A, Y, r * alpha_max, args.tol, args.peer_problems,
+                                         args.repeats if n < 16384 else 1,
                                          other_mode=n <= 4096)
                 for key in times[r]:
                     times[r][key].append(row[key])
@@ -125,7 +135,7 @@ def main():
                       f"{row['sklearn'] / row['ours']:6.2f} {row['skglm'] / row['ours']:6.2f} "
                       f"{row['obj_sklearn']:9.1e} {row['obj_skglm']:9.1e}", flush=True)
                 if n == 4096:
-                    _, t_gemm = timed(lambda: A.T @ Y)
+                    _, t_gemm = timed(lambda: A.T @ Y, args.repeats)
                     gemm_line = (gemm_line or "") + (
                         f"  alpha/alpha_max={r}: solve {t_ours:.2f} s, A^H Y {t_gemm:.3f} s: "
                         f"{t_ours / t_gemm:.1f}x the GEMM\n")
@@ -142,7 +152,8 @@ def main():
             A, Y = prob.A, prob.y[:, None]
             alpha_max = float(np.max(np.abs(A.T @ Y))) / 2000
             for r in ratios:
-                row, _, _ = compare(A, Y, r * alpha_max, args.tol, 1, other_mode=False)
+                row, _, _ = compare(A, Y, r * alpha_max, args.tol, 1, args.repeats,
+                                    other_mode=False)
                 print(f"  alpha/alpha_max={r}: ours {row['ours']:.3f}, sklearn "
                       f"{row['sklearn']:.3f} ({row['sklearn'] / row['ours']:.2f}x), skglm "
                       f"{row['skglm']:.3f} ({row['skglm'] / row['ours']:.2f}x); objective "

@@ -7,7 +7,7 @@ from sklearn.base import clone
 
 from . import metrics, simulate
 from ._runtime import blas_summary
-from .estimators import FISTA, IHT, ISTA, OMP
+from .estimators import FISTA, IHT, ISTA, OMP, Lasso
 
 __all__ = ["DemoRow", "demo_alpha", "demo_solvers", "run_demo", "format_table", "plot_convergence"]
 
@@ -48,6 +48,7 @@ def demo_solvers(prob, k):
     return [
         ("ISTA", ISTA(alpha=alpha, tol=1e-6)),
         ("FISTA", FISTA(alpha=alpha, tol=1e-6)),
+        ("Lasso-WS", Lasso(alpha=alpha, tol=1e-6)),
         ("IHT", IHT(k, normalized=False, tol=1e-8)),
         ("NIHT", IHT(k, normalized=True, tol=1e-8)),
         ("OMP", OMP(k)),
@@ -116,7 +117,7 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
     -------
     rows : list of DemoRow
     alpha : float
-        The l1 weight given to ISTA and FISTA.
+        The l1 weight given to ISTA, FISTA and the working-set Lasso.
     """
     prob = simulate.gaussian_cs(m, n, k, snr_db=snr_db, random_state=random_state)
     rows = []

@@ -14,7 +14,7 @@ def test_demo_prints_a_row_per_solver_and_writes_the_plot(tmp_path, capsys):
     out = tmp_path / "demo.png"
     assert main(["demo", "--output", str(out)]) == 0
     text = capsys.readouterr().out
-    for solver in ("ISTA", "FISTA", "IHT", "NIHT", "OMP"):
+    for solver in ("ISTA", "FISTA", "Lasso-WS", "IHT", "NIHT", "OMP"):
         assert f"\n{solver} " in text
     assert "BLAS:" in text
     assert out.stat().st_size > 10_000
@@ -29,6 +29,8 @@ def test_demo_recovers_the_signal():
     assert rows["OMP"].nmse_db < -25 and rows["NIHT"].nmse_db < -25
     assert rows["FISTA"].nmse_db < -15
     np.testing.assert_allclose(rows["ISTA"].nmse_db, rows["FISTA"].nmse_db, atol=0.1)
+    # the same certified l1 problem, solved by working sets
+    np.testing.assert_allclose(rows["Lasso-WS"].nmse_db, rows["FISTA"].nmse_db, atol=0.1)
     assert rows["FISTA"].n_iter < rows["ISTA"].n_iter
     assert 0 < alpha < 1e-2
 

@@ -61,7 +61,10 @@ class Dense(Operator):
         entries: columns whose plain sum of squares over- or underflows are rescaled)."""
         xp = self.xp
         with np.errstate(over="ignore", under="ignore"):    # such columns are redone below
-            sq = sum_abs2(xp, self.A, -2)
+            if isinstance(self.A, np.ndarray):     # no temporary of the size of A
+                sq = np.einsum("...mn,...mn->...n", self.A.conj(), self.A).real[..., None, :]
+            else:
+                sq = sum_abs2(xp, self.A, -2)
         tiny = float(xp.finfo(sq.dtype).smallest_normal) ** 0.5
         bad = ~xp.isfinite(sq) | (sq < tiny)
         if bool(xp.any(bad)):

@@ -283,7 +283,8 @@ def select_working_set(x, c, screened, norms, lam, previous, p0):
             candidates[n_candidates] = j
             n_candidates += 1
     candidates = candidates[:n_candidates]
-    size = min(support.shape[0] + n_candidates, max(p0, 2 * support.shape[0], previous))
+    size = min(support.shape[0] + n_candidates,
+               max(p0, 2 * support.shape[0], previous))
     extra = size - support.shape[0]
     priority = np.empty(n_candidates)
     for i in range(n_candidates):

@@ -144,6 +144,8 @@ class _WorkingSetLasso:
             st["c0"] = _problems_first(op._rmatmat(Y), stacked)
         if self.mode == "gram":
             self._G = np.ascontiguousarray(op.gram(), dtype=Y.dtype)
+        elif self.x0 is None:
+            st["r"] = Yt.copy()
         else:
             st["r"] = Yt - _problems_first(op._matmat(_layout(st["xt"], stacked)), stacked)
         self._keep = self._AH_keep = None
