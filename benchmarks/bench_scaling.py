@@ -139,8 +139,9 @@ def main():
                     gemm_line = (gemm_line or "") + (
                         f"  alpha/alpha_max={r}: solve {t_ours:.2f} s, A^H Y {t_gemm:.3f} s: "
                         f"{t_ours / t_gemm:.1f}x the GEMM\n")
-        print("\nfitted exponent of time per problem vs n (log-log slope)")
-        for r in ratios:
+        print("\nfitted exponent of time per problem vs n (log-log slope)"
+              if len(sizes) > 1 else "\n(one size: no exponent)")
+        for r in ratios if len(sizes) > 1 else ():
             parts = [f"{k} {np.polyfit(np.log(sizes), np.log(v), 1)[0]:.2f}"
                      for k, v in times[r].items()]
             print(f"  alpha/alpha_max={r}: " + ", ".join(parts))

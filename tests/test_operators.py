@@ -421,4 +421,8 @@ def test_column_access_and_gram_blocks_match_the_explicit_matrix(complex_):
     S = draw((3, 6, 8))
     np.testing.assert_array_equal(Dense(S).columns(idx[:3] % 8, entry=2), S[2][:, idx[:3] % 8])
     assert Dense(S).gram_block(idx) is None
+    for order in "CF":      # row-major A: gathered from a kept copy of A^T, twice
+        D = Dense(np.asarray(full, order=order))
+        for _ in range(2):
+            np.testing.assert_array_equal(D.columns(idx), full[:, idx])
     assert as_operator(scipy.sparse.linalg.aslinearoperator(full)).columns(idx) is None

@@ -1,7 +1,7 @@
 """Explicit matrices: one shared ``(m, n)`` matrix or a stack ``(B, m, n)``."""
 import numpy as np
 
-from .._array import conj, get_namespace, sum_abs2
+from .._array import conj, get_namespace, is_numpy, sum_abs2
 from .base import Operator
 
 __all__ = ["Dense"]
@@ -32,6 +32,7 @@ class Dense(Operator):
         super().__init__(A.shape[-2:], A.dtype, xp, A.shape[:-2])
         self.A = A
         self._AH = None
+        self._AT_rows = None
 
     @property
     def _adjoint_matrix(self):
@@ -79,8 +80,17 @@ class Dense(Operator):
         return self._adjoint_matrix @ self.A
 
     def columns(self, indices, entry=None):
-        """``A[:, indices]`` (of stack entry ``entry`` for a stack), shape ``(m, w)``."""
+        """``A[:, indices]`` (of stack entry ``entry`` for a stack), shape ``(m, w)``.
+
+        For one shared NumPy matrix that is not column-major, the first call keeps a
+        row-major copy of ``A^T`` (one more ``m n`` array), so that every later gather
+        copies contiguous rows instead of striding through ``A``; the result is then a
+        column-major view of that gather."""
         A = self.A if entry is None else self.A[entry]
+        if entry is None and is_numpy(self.xp) and not A.flags.f_contiguous:
+            if self._AT_rows is None:
+                self._AT_rows = np.ascontiguousarray(A.T)
+            return self._AT_rows[np.asarray(indices)].T
         return self.xp.take(A, self.xp.asarray(indices), axis=-1)
 
     def take(self, indices):

@@ -186,8 +186,9 @@ class _WorkingSetLasso:
     def _restricted_system(self, op, st, p, W, y):
         """Columns ``A_W``, ``M = A_W^H A_W`` and ``b = A_W^H y`` of problem ``p``.
 
-        The system of the previous outer iteration is kept (while all kept systems fit
-        in ``GRAM_MAX_BYTES``) and only the products with atoms new to the working set
+        ``M`` and ``b`` of the previous outer iteration are kept (while all kept systems
+        fit in ``GRAM_MAX_BYTES``; the columns themselves are gathered again, which costs
+        a copy, not a product) and only the products with atoms new to the working set
         are computed, ``2 m w_new w`` instead of ``2 m w^2``.  Returns the atoms in the
         order of the system (kept ones first)."""
         pid = int(st["pid"][p])
@@ -198,21 +199,23 @@ class _WorkingSetLasso:
             AWH = AW.conj().T
             M, b = AWH @ AW, AWH @ y
         else:
-            W_old, AW_old, M_old, b_old = old
-            self._system_bytes -= AW_old.nbytes + M_old.nbytes
+            W_old, M_old, b_old = old
+            self._system_bytes -= M_old.nbytes
             kept = np.flatnonzero(np.isin(W_old, W))
             new = np.setdiff1d(W, W_old, assume_unique=True)
-            AN = np.asarray(op.columns(new, entry=entry), dtype=self.dtype)
-            AK = AW_old[:, kept]
-            ANH = AN.conj().T
-            cross = AK.conj().T @ AN
-            M = np.block([[M_old[np.ix_(kept, kept)], cross], [cross.conj().T, ANH @ AN]])
-            AW, b = np.concatenate((AK, AN), axis=1), np.concatenate((b_old[kept], ANH @ y))
             W = np.concatenate((W_old[kept], new))
-        if self._system_bytes + AW.nbytes + M.nbytes <= GRAM_MAX_BYTES:
-            self._systems[pid] = (W, AW, M, b)
-            self._system_bytes += AW.nbytes + M.nbytes
-        return W, AW, np.ascontiguousarray(M), b
+            AW = np.asarray(op.columns(W, entry=entry), dtype=self.dtype)
+            k = kept.size
+            ANH = AW[:, k:].conj().T
+            M = np.empty((W.size, W.size), dtype=self.dtype)
+            M[:k, :k] = M_old[np.ix_(kept, kept)]
+            M[k:] = ANH @ AW
+            M[:k, k:] = M[k:, :k].conj().T
+            b = np.concatenate((b_old[kept], ANH @ y))
+        if self._system_bytes + M.nbytes <= GRAM_MAX_BYTES:
+            self._systems[pid] = (W, M, b)
+            self._system_bytes += M.nbytes
+        return W, AW, M, b
 
     def _working_set(self, st, p):
         """Support of problem ``p`` plus its atoms closest to violating optimality."""
