@@ -2,7 +2,8 @@
 
 Estimators (``fit``/``predict``, real and complex, batched): :class:`ISTA`,
 :class:`FISTA`, :class:`IHT`, :class:`OMP`, :class:`Lasso` and :class:`LassoCV`
-(working sets and screening).  Sub-modules: :mod:`~sparserec.operators`
+(working sets and screening), :class:`SBL` and :class:`KroneckerSBL` (sparse Bayesian
+learning).  Sub-modules: :mod:`~sparserec.operators`
 (measurement operators), :mod:`~sparserec.solvers` (pure solver functions),
 :mod:`~sparserec.simulate` (seeded problem generators), :mod:`~sparserec.metrics`.
 """
@@ -11,10 +12,10 @@ from .exceptions import ConvergenceWarning
 
 # the estimators (and with them scikit-learn, 0.6 s of import) load on first use, so
 # that `import sparserec.solvers` stays free of scikit-learn
-_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV")
+_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL")
 
 __version__ = "0.1.0"
-__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "operators", "solvers", "simulate", "metrics",
+__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL", "operators", "solvers", "simulate", "metrics",
            "ConvergenceWarning"]
 
 

@@ -4,13 +4,15 @@ Every metric takes ``axis``: ``None`` reduces over the whole array and returns a
 Python scalar; an int or a tuple of ints reduces over those axes only and
 returns one value per problem, an array over the remaining axes (``x`` of shape
 ``(n, L)`` with ``axis=0`` gives ``L`` values). Inputs are real or complex NumPy
-arrays of the same shape, finite and non-empty.
+arrays of the same shape, finite and non-empty. :func:`channel_nmse` instead
+compares stacks of matrices (channel estimates) and averages over the stack.
 """
 import numpy as np
 
 from ._validation import check_scalar
 
-__all__ = ["nmse_db", "relative_error", "support_f1", "exact_support_recovery"]
+__all__ = ["nmse_db", "relative_error", "support_f1", "support_jaccard",
+           "exact_support_recovery", "channel_nmse"]
 
 
 def nmse_db(x_true, x_est, *, axis=None):
@@ -124,6 +126,52 @@ def support_f1(x_true, x_est, *, tol=0.0, axis=None):
         return _result(np.where(sizes > 0, 2 * hits / sizes, 1.0), axis)
 
 
+def support_jaccard(x_true, x_est, *, rel_tol=1e-3, axis=None):
+    """Jaccard index of the estimated support against the true support.
+
+    ``|S & T| / |S | T|`` with the true support ``S = {j : x_true[j] != 0}``
+    and the estimated support ``T = {j : |x_est[j]| > rel_tol * max |x_est|}``,
+    the maximum taken per problem (the support recovery rate of KroSBL).
+
+    Parameters
+    ----------
+    x_true : array-like
+        True signal(s), real or complex.
+    x_est : array-like
+        Estimate(s), same shape as ``x_true``.
+    rel_tol : float
+        Non-negative threshold relative to the largest modulus of each
+        estimate; ``0`` keeps every nonzero entry.
+    axis : None, int or tuple of int
+        Axes to reduce over; ``None`` reduces over all axes.
+
+    Returns
+    -------
+    float or ndarray
+        Index in ``[0, 1]``; ``1.0`` when both supports are empty (an
+        all-zero estimate has an empty support).
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, an input is empty or not finite, ``rel_tol`` is
+        negative, or ``axis`` is out of range.
+
+    Examples
+    --------
+    >>> support_jaccard([1.0, 2.0, 3.0, 0.0], [1.0, 2.0, 1e-4, 0.5])  # {0,1} of {0,1,2,3}
+    0.5
+    """
+    x_true, x_est = _check_pair(x_true, x_est)
+    rel_tol = check_scalar(rel_tol, "rel_tol", low=0)
+    s_true = _problems_last(x_true != 0, axis)
+    mod_est = _problems_last(np.abs(x_est), axis)
+    s_est = mod_est > rel_tol * np.max(mod_est, axis=-1, keepdims=True)
+    union = np.sum(s_true | s_est, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _result(np.where(union > 0, np.sum(s_true & s_est, axis=-1) / union, 1.0), axis)
+
+
 def exact_support_recovery(x_true, x_est, *, k=None, axis=None):
     """Whether the estimate has exactly the true support.
 
@@ -170,6 +218,49 @@ def exact_support_recovery(x_true, x_est, *, k=None, axis=None):
     return _result(np.all(s_true == s_est, axis=-1), axis)
 
 
+def channel_nmse(H_true, H_est):
+    """Per-matrix normalised squared error averaged over a stack of matrices.
+
+    ``(1/K) sum_k ||H_est[k] - H_true[k]||_F^2 / ||H_true[k]||_F^2`` over the
+    third-last axis (the ``K`` IRS configurations of
+    :func:`sparserec.simulate.irs_mimo`); linear, not in decibels.
+
+    Parameters
+    ----------
+    H_true : array-like of shape ``(..., K, a, b)``
+        True matrices; leading axes (e.g. trials) are kept.
+    H_est : array-like
+        Estimates, same shape as ``H_true``.
+
+    Returns
+    -------
+    float or ndarray of shape ``H_true.shape[:-3]``
+        A Python float for 3-D input. A zero true matrix contributes ``0``
+        when its estimate is zero too and ``inf`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        Shapes differ, an input has fewer than 3 dimensions, is empty or not
+        finite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> H = np.ones((2, 2, 2))
+    >>> channel_nmse(H, H * [[[1.5]], [[2.0]]])  # errors 0.25 and 1
+    0.625
+    """
+    H_true, H_est = _check_pair(H_true, H_est, names=("H_true", "H_est"))
+    if H_true.ndim < 3:
+        raise ValueError(f"H_true must have shape (..., K, a, b) with at least 3 dimensions, "
+                         f"got shape {H_true.shape}")
+    err = np.sum(np.abs(H_est - H_true) ** 2, axis=(-2, -1))
+    ref = np.sum(np.abs(H_true) ** 2, axis=(-2, -1))
+    mean = np.mean(_ratio(err, ref), axis=-1)
+    return mean.item() if mean.ndim == 0 else mean
+
+
 def _check_array(a, name):
     arr = np.asarray(a)
     if arr.dtype.kind not in "biufc":
@@ -185,11 +276,12 @@ def _check_array(a, name):
     return arr
 
 
-def _check_pair(x_true, x_est):
-    x_true, x_est = _check_array(x_true, "x_true"), _check_array(x_est, "x_est")
+def _check_pair(x_true, x_est, names=("x_true", "x_est")):
+    true_name, est_name = names
+    x_true, x_est = _check_array(x_true, true_name), _check_array(x_est, est_name)
     if x_true.shape != x_est.shape:
-        raise ValueError(f"x_est has shape {x_est.shape} but x_true has shape {x_true.shape}; "
-                         "they must be equal")
+        raise ValueError(f"{est_name} has shape {x_est.shape} but {true_name} has shape "
+                         f"{x_true.shape}; they must be equal")
     return x_true, x_est
 
 
@@ -207,6 +299,11 @@ def _squared_error_ratio(x_true, x_est, axis):
     x_true, x_est = _check_pair(x_true, x_est)
     err = np.sum(_problems_last(np.abs(x_est - x_true) ** 2, axis), axis=-1)
     ref = np.sum(_problems_last(np.abs(x_true) ** 2, axis), axis=-1)
+    return _ratio(err, ref)
+
+
+def _ratio(err, ref):
+    """``err / ref`` with 0/0 -> 0 and c/0 -> inf."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(ref > 0, err / ref, np.where(err > 0, np.inf, 0.0))
 

@@ -7,9 +7,9 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sparserec import FISTA, IHT, ISTA, OMP, Lasso, LassoCV
+from sparserec import FISTA, IHT, ISTA, OMP, SBL, Lasso, LassoCV
 
-ESTIMATORS = [ISTA(), FISTA(), IHT(), OMP(), Lasso(), LassoCV(cv=3, n_alphas=10)]
+ESTIMATORS = [ISTA(), FISTA(), IHT(), OMP(), Lasso(), LassoCV(cv=3, n_alphas=10), SBL()]
 
 # sparserec accepts complex data on purpose; scikit-learn's check demands a refusal.
 _EXPECTED_FAILURES = {"check_complex_data": "complex data is supported by design"}

@@ -3,9 +3,10 @@ import warnings
 import numpy as np
 import pytest
 
-from sparserec.metrics import exact_support_recovery, nmse_db, relative_error, support_f1
+from sparserec.metrics import (channel_nmse, exact_support_recovery, nmse_db, relative_error,
+                               support_f1, support_jaccard)
 
-METRICS = [nmse_db, relative_error, support_f1, exact_support_recovery]
+METRICS = [nmse_db, relative_error, support_f1, support_jaccard, exact_support_recovery]
 
 
 # ---------------------------------------------------------------- nmse_db / relative_error
@@ -122,6 +123,108 @@ def test_support_f1_accepts_boolean_masks():
     assert support_f1([True, False, True], [True, True, False]) == pytest.approx(0.5)
 
 
+# ---------------------------------------------------------------- support_jaccard
+
+@pytest.mark.parametrize("x_true, x_est, jaccard", [
+    ([1.0, 2.0, 0.0, 0.0], [1.0, 0.0, 3.0, 0.0], 1 / 3),   # |S & T| 1, |S | T| 3
+    ([1.0, 2.0, 0.0, 0.0], [5.0, -1.0, 0.0, 0.0], 1.0),    # values do not matter
+    ([1.0, 0.0, 0.0], [1.0, 1.0, 1.0], 1 / 3),
+    ([1.0, 1.0, 0.0], [0.0, 0.0, 1.0], 0.0),               # disjoint
+    ([0.0, 0.0], [0.0, 0.0], 1.0),                         # both empty
+    ([1.0, 0.0], [0.0, 0.0], 0.0),                         # zero estimate: empty support
+    ([0.0, 0.0], [0.0, 1.0], 0.0),                         # only the estimate has a support
+    ([1.0, 2.0, 3.0, 0.0], [1.0, 2.0, 1e-4, 0.5], 0.5),    # 1e-4 < 1e-3 * 2: dropped
+    ([1.0, 0.0, 0.0], [1.0, 2e-3, 1e-3], 0.5),             # at the threshold: dropped
+    ([1j, 1 + 1j, 0.0], [2.0, 0.6 + 0.8j, 0.0], 1.0),      # complex, moduli
+])
+def test_support_jaccard_closed_form(x_true, x_est, jaccard):
+    got = support_jaccard(x_true, x_est)
+    assert isinstance(got, float)
+    assert got == pytest.approx(jaccard, abs=1e-15)
+
+
+def test_support_jaccard_threshold_is_relative_to_the_largest_modulus():
+    x_true = np.array([1.0, 1.0, 0.0, 0.0])
+    x_est = np.array([0.8j, -0.6, 5e-4, 0.0])      # threshold 1e-3 * 0.8
+    assert support_jaccard(x_true, x_est) == 1.0
+    for scale in (1e-6, 1e6):                       # invariant to the scale of x_est
+        assert support_jaccard(x_true, scale * x_est) == 1.0
+    assert support_jaccard(x_true, x_est, rel_tol=1e-4) == pytest.approx(2 / 3)
+    assert support_jaccard(x_true, x_est, rel_tol=0) == pytest.approx(2 / 3)
+    assert support_jaccard(x_true, x_est, rel_tol=0.8) == pytest.approx(0.5)   # 0.6 < 0.64
+    assert support_jaccard(x_true, x_est, rel_tol=1) == 0.0   # nothing exceeds its maximum
+
+
+def test_support_jaccard_per_axis_uses_each_problems_maximum():
+    x_true = np.array([[1.0, 1.0, 0.0],
+                       [1.0, 0.0, 0.0],
+                       [0.0, 1.0, 0.0]])
+    x_est = np.array([[1e3, 0.0, 0.0],
+                      [1e3, 1e-3, 0.0],
+                      [0.1, 1e-2, 0.0]])
+    # columns: ({0,1} vs {0,1}: the 0.1 is below 1e-3 * 1e3) ({0,2} vs {1,2}: threshold
+    # 1e-5 from this column's own maximum, not 1 from the array's) (empty, empty)
+    np.testing.assert_allclose(support_jaccard(x_true, x_est, axis=0), [1.0, 1 / 3, 1.0])
+    # rows: ({0,1} vs {0}) ({0} vs {0}: 1e-3 < 1) ({1} vs {0,1})
+    np.testing.assert_allclose(support_jaccard(x_true, x_est, axis=1), [0.5, 1.0, 0.5])
+    # whole array: only the two 1e3 entries survive the global threshold
+    assert support_jaccard(x_true, x_est) == pytest.approx(2 / 4)
+    assert support_jaccard(x_true[None], x_est[None], axis=(0, 1)).shape == (3,)
+
+
+def test_support_jaccard_accepts_boolean_masks():
+    assert support_jaccard([True, False, True], [True, True, False]) == pytest.approx(1 / 3)
+
+
+# ---------------------------------------------------------------- channel_nmse
+
+def test_channel_nmse_matches_a_loop():
+    rng = np.random.default_rng(0)
+    shape = (5, 4, 6, 3)                            # trials, K, a, b
+    H = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    H[0, 1] *= 100                                  # per-matrix, not pooled, normalisation
+    H_est = H + 0.3 * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    want = [np.mean([np.linalg.norm(H_est[t, k] - H[t, k], "fro") ** 2
+                     / np.linalg.norm(H[t, k], "fro") ** 2 for k in range(4)])
+            for t in range(5)]
+    got = channel_nmse(H, H_est)
+    assert got.shape == (5,)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    single = channel_nmse(H[2], H_est[2])
+    assert isinstance(single, float) and single == pytest.approx(want[2], rel=1e-12)
+    assert channel_nmse(H[None], H_est[None]).shape == (1, 5)
+
+
+def test_channel_nmse_closed_form():
+    H = np.zeros((2, 2, 2), dtype=complex)
+    H[0, 0, 0], H[1] = 2.0, 1j                       # powers 4 and 4
+    H_est = H.copy()
+    H_est[0, 1, 1] = 1.0                             # error 1 / 4
+    H_est[1] *= 0                                    # error 4 / 4
+    assert channel_nmse(H, H_est) == pytest.approx((0.25 + 1.0) / 2)
+    assert channel_nmse(H, H) == 0.0
+
+
+def test_channel_nmse_zero_channels_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert channel_nmse(np.zeros((2, 2, 2)), np.zeros((2, 2, 2))) == 0.0
+        H = np.ones((2, 2, 2))
+        H[0] = 0
+        assert channel_nmse(H, np.ones((2, 2, 2))) == np.inf
+
+
+def test_channel_nmse_errors():
+    with pytest.raises(ValueError, match="at least 3 dimensions"):
+        channel_nmse(np.ones((2, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"H_est has shape \(2, 2, 3\) but H_true"):
+        channel_nmse(np.ones((2, 2, 2)), np.ones((2, 2, 3)))
+    with pytest.raises(ValueError, match="H_true contains NaN"):
+        channel_nmse(np.full((1, 2, 2), np.nan), np.ones((1, 2, 2)))
+    with pytest.raises(TypeError, match="H_est must be a numeric array"):
+        channel_nmse(np.ones((1, 1, 1)), [[["a"]]])
+
+
 # ---------------------------------------------------------------- exact_support_recovery
 
 def test_exact_support_recovery_without_k():
@@ -222,6 +325,10 @@ def test_bad_axis(metric, axis):
 def test_bad_tol_and_k():
     with pytest.raises(ValueError, match="tol must be >= 0"):
         support_f1([1.0], [1.0], tol=-0.1)
+    with pytest.raises(ValueError, match="rel_tol must be >= 0"):
+        support_jaccard([1.0], [1.0], rel_tol=-1e-3)
+    with pytest.raises(TypeError, match="rel_tol must be a real number"):
+        support_jaccard([1.0], [1.0], rel_tol="small")
     with pytest.raises(ValueError, match="k must be >= 1"):
         exact_support_recovery([1.0, 0.0], [1.0, 0.0], k=0)
     with pytest.raises(ValueError, match="k must be <= 2"):
