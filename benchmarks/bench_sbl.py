@@ -42,9 +42,9 @@ from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.linear_model import ARDRegression
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from sparserec import metrics, simulate
 from sparserec._runtime import blas_summary
 from sparserec.exceptions import ConvergenceWarning
-from sparserec.operators import Kron
 from sparserec.solvers import kronecker_sbl, sbl
 
 # the modules (sparserec.solvers.sbl is the function; the module holds _posterior)
@@ -54,8 +54,7 @@ _kron_module = importlib.import_module("sparserec.solvers.kronecker_sbl")
 SNR_DB = 20.0
 EM_ITER = 150
 # the authors' MATLAB mean run time per IRS trial at 20 dB (krosbl.md §4.1 table)
-AUTHORS_MATLAB_IRS_20DB = {"SVD-KroSBL": 5.7, "AM-KroSBL": 11.9, "PC-KroSBL beta=0.8": 7.4,
-                           "classic SBL (dense)": 9.0}
+AUTHORS_MATLAB_IRS_20DB = {"svd": 5.7, "am": 11.9, "pc-kro-0.8": 7.4, "sbl": 9.0}
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -87,11 +86,6 @@ def median_time(fn, repeats, min_time=0.0):
     return statistics.median(times), out
 
 
-def nmse_db(x_true, x_est):
-    """Squared NMSE ``||x_est - x||^2 / ||x||^2`` in dB."""
-    return 10 * math.log10(np.sum(np.abs(x_est - x_true) ** 2) / np.sum(np.abs(x_true) ** 2))
-
-
 def noise_for_snr(Ax, snr_db):
     """``sigma^2 = (||A x||^2 / M) / 10^(snr/10)``."""
     return float(np.sum(np.abs(Ax) ** 2) / Ax.size) / 10 ** (snr_db / 10)
@@ -116,38 +110,22 @@ def goal(met):
 
 
 # -- (a) CI-size synthetic study ---------------------------------------------------------
-def synthetic_trial(rng, m_sizes=(6, 8, 8), n=10, k=2, snr_db=SNR_DB):
-    """One trial of krosbl.md §6.2's CI-size study (draw order: factors, then each
-    mode's support and values, then the noise)."""
-    factors = [rng.standard_normal((m, n)) for m in m_sizes]
-    modes = []
-    for _ in m_sizes:
-        v = np.zeros(n)
-        v[rng.choice(n, k, replace=False)] = rng.standard_normal(k)
-        modes.append(v)
-    x = functools.reduce(np.kron, modes)
-    op = Kron(*factors)
-    Ax = op @ x
-    noise_var = noise_for_snr(Ax, snr_db)
-    y = Ax + math.sqrt(noise_var) * rng.standard_normal(Ax.size)
-    return op, y, x, noise_var
-
-
 def part_a(n_trials, repeats):
     print(f"(a) CI-size synthetic study: I=3, N_i=10 (N=1000), M=6*8*8=384, K=2 per mode, "
           f"unnormalised N(0,1) A_i, known noise at {SNR_DB:g} dB, max_iter={EM_ITER}, "
           f"tol=1e-4, default pruning (SVD 1e-3, classic 1e-3); {n_trials} trials "
-          f"(default_rng(202)), median of {repeats} timed run(s) per trial after a warm-up; "
+          f"(simulate.kronecker_cs, random_state 202..), median of {repeats} timed run(s) per trial after a warm-up; "
           f"classic SBL gets op.todense() (formed outside the timing)")
-    rng = np.random.default_rng(202)
-    trials = [synthetic_trial(rng) for _ in range(n_trials)]
+    trials = [simulate.kronecker_cs(m=(6, 8, 8), n=(10, 10, 10), k=2, snr_db=SNR_DB,
+                                    random_state=202 + seed) for seed in range(n_trials)]
     methods = {
         "SVD-KroSBL (Kron)": lambda op, D, y, s2: kronecker_sbl(op, y, method="svd", noise_var=s2,
                                                                 max_iter=EM_ITER),
         "classic SBL (dense A)": lambda op, D, y, s2: sbl(D, y, noise_var=s2, max_iter=EM_ITER),
     }
     stats = {name: {"t": [], "nmse": [], "cap": 0, "iters": []} for name in methods}
-    for op, y, x, s2 in trials:
+    for prob in trials:
+        op, y, x, s2 = prob.op, prob.y, prob.x, prob.noise_var
         D = op.todense()
         for name, fn in methods.items():
             if not stats[name]["t"]:
@@ -155,7 +133,7 @@ def part_a(n_trials, repeats):
             t, res = median_time(lambda: fn(op, D, y, s2), repeats)
             st = stats[name]
             st["t"].append(t)
-            st["nmse"].append(nmse_db(x, res.x))
+            st["nmse"].append(metrics.nmse_db(x, res.x))
             st["cap"] += capped(res, EM_ITER)
             st["iters"].append(int(res.n_iter))
     rows = []
@@ -221,7 +199,7 @@ def part_b(n_trials, repeats):
             else:
                 coef, iters = out.x, int(out.n_iter)
                 st["cap"] += capped(out, caps[name])
-            st["nmse"].append(nmse_db(x, coef))
+            st["nmse"].append(metrics.nmse_db(x, coef))
             st["iters"].append(iters)
     ref = "sklearn ARDRegression (defaults)"
     t_ref = statistics.median(stats[ref]["t"])
@@ -243,88 +221,47 @@ def part_b(n_trials, repeats):
 
 
 # -- (c) IRS-MIMO trial ---------------------------------------------------------------------
-def _irs_tools():
-    """``irs_mimo`` and a channel-NMSE function (``metrics.channel_nmse`` if present)."""
-    try:
-        from sparserec.simulate import irs_mimo
-    except ImportError:
-        return None, None
-    from sparserec import metrics
-    fn = getattr(metrics, "channel_nmse", None)
-    if fn is None:
-        def fn(H_true, H_est):
-            """Mean over configurations of ``||H_k_est - H_k||_F^2 / ||H_k||_F^2`` (linear)."""
-            H_true, H_est = np.asarray(H_true), np.asarray(H_est)
-            err = np.sum(np.abs(H_est - H_true) ** 2, axis=(-2, -1))
-            return float(np.mean(err / np.sum(np.abs(H_true) ** 2, axis=(-2, -1))))
-    return irs_mimo, fn
-
-
 def part_c(n_trials, repeats):
-    irs_mimo, channel_nmse = _irs_tools()
     print(f"(c) IRS-MIMO uplink channel estimation (krosbl.md §4.1) at {SNR_DB:g} dB, known noise, "
-          f"max_iter={EM_ITER}, IRS pruning of krosbl.md §2.7; {n_trials} trial(s) "
-          f"(random_state 0..{n_trials - 1}), median of {repeats} timed run(s) per trial after a "
-          f"warm-up")
-    if irs_mimo is None:
-        print("    skipped: sparserec.simulate.irs_mimo is not importable")
-        return
-    from sparserec import metrics
-    source = ("sparserec.metrics.channel_nmse" if hasattr(metrics, "channel_nmse")
-              else "mean_k ||H_k_est - H_k||_F^2 / ||H_k||_F^2 (this script)")
-    svd_prune = 0.0 if SNR_DB < 25 else 1e-3
-    methods = {
-        "SVD-KroSBL": (lambda p, D, it: kronecker_sbl(p.op, p.y, method="svd", noise_var=p.noise_var,
-                                                  prune=svd_prune, prune_abs=1e-4,
-                                                  max_iter=it),
-                       f"prune={svd_prune:g}, prune_abs=1e-4"),
-        "AM-KroSBL": (lambda p, D, it: kronecker_sbl(p.op, p.y, method="am", noise_var=p.noise_var,
-                                                 prune=(1e-2, 1e-1, 1e-3), prune_abs=1e-4,
-                                                 max_iter=it),
-                      "prune=(1e-2, 1e-1, 1e-3), prune_abs=1e-4"),
-        "PC-KroSBL beta=0.8": (lambda p, D, it: kronecker_sbl(p.op, p.y, method="am", block=(0, 2),
-                                                          beta=0.8, noise_var=p.noise_var,
-                                                          prune=(1e-2, 1e-1, 1e-2),
-                                                          prune_abs=1e-4, max_iter=it),
-                               "block=(0, 2), prune=(1e-2, 1e-1, 1e-2), prune_abs=1e-4"),
-        "classic SBL (dense)": (lambda p, D, it: sbl(D, p.y, noise_var=p.noise_var, prune=1e-4,
-                                                 max_iter=it),
-                                "prune=1e-4, op.todense() formed outside the timing"),
-    }
+          f"max_iter={EM_ITER}, the authors' start gamma = 1 and IRS pruning (krosbl.md §2.7); "
+          f"{n_trials} trial(s) (random_state 0..{n_trials - 1}), median of {repeats} timed "
+          f"run(s) per trial after a warm-up")
+    from sparserec.experiments.channel_estimation import METHODS as NAMES, solve_irs
+    methods = {NAMES[key]: key for key in ("svd", "am", "pc-kro-0.8", "sbl")}
     stats = {name: {"t": [], "nmse": [], "cap": 0, "iters": []} for name in methods}
-    shape = None
     for seed in range(n_trials):
-        prob = irs_mimo(SNR_DB, random_state=seed)
-        D = prob.op.todense()
-        shape = D.shape
-        for name, (fn, _) in methods.items():
-            if not stats[name]["t"]:
-                median_time(lambda: fn(prob, D, 3), 1)   # warm-up: same code paths, 3 iterations
-            t, res = median_time(lambda: fn(prob, D, EM_ITER), repeats)
+        prob = simulate.irs_mimo(SNR_DB, random_state=seed)
+        for name, key in methods.items():
+            if not stats[name]["t"]:                   # warm-up: same code paths, 3 iterations
+                median_time(lambda: solve_irs(key, prob, SNR_DB, max_iter=3), 1)
+            t, res = median_time(lambda: solve_irs(key, prob, SNR_DB, max_iter=EM_ITER), repeats)
             st = stats[name]
             st["t"].append(t)
             x_hat = np.asarray(res.x)
-            st["nmse"].append(float(channel_nmse(prob.channels, prob.channels_from(x_hat))))
+            st["nmse"].append(float(metrics.channel_nmse(prob.channels, prob.channels_from(x_hat))))
             st["cap"] += capped(res, EM_ITER)
             st["iters"].append(int(res.n_iter))
-    print(f"    A {shape[0]}x{shape[1]} complex (Kron of "
-          f"{' x '.join(str(tuple(f.shape)) for f in prob.op.factors)}); channel NMSE: {source}")
+    print(f"    A {prob.op.shape[0]}x{prob.op.shape[1]} complex (Kron of "
+          f"{' x '.join(str(tuple(f.shape)) for f in prob.op.factors)}); settings of "
+          f"sparserec.experiments.channel_estimation (classic SBL: its time includes forming "
+          f"the dense matrix from the factors, ~10 ms); channel NMSE: metrics.channel_nmse")
     rows = []
-    for name, (fn, setting) in methods.items():
-        st = stats[name]
+    for name, st in stats.items():
         lin = np.asarray(st["nmse"])
         rows.append([name, f"{statistics.median(st['t']):.3f} s",
-                     f"{AUTHORS_MATLAB_IRS_20DB[name]:g} s",
+                     f"{AUTHORS_MATLAB_IRS_20DB[methods[name]]:g} s",
                      f"{10 * np.log10(np.median(lin)):.1f} dB",
                      f"{10 * np.log10(np.mean(lin)):.1f} dB",
-                     f"{statistics.median(st['iters']):g}", f"{st['cap']}/{n_trials}", setting])
+                     f"{statistics.median(st['iters']):g}", f"{st['cap']}/{n_trials}"])
     table(["method", "median time/trial", "authors' MATLAB, from krosbl.md (mean s/trial)",
-           "median NMSE", "mean NMSE", "median iters", "hit cap", "settings"], rows)
-    t_cls = statistics.median(stats["classic SBL (dense)"]["t"])
-    for name in ("SVD-KroSBL", "AM-KroSBL", "PC-KroSBL beta=0.8"):
-        ours = t_cls / statistics.median(stats[name]["t"])
-        theirs = AUTHORS_MATLAB_IRS_20DB["classic SBL (dense)"] / AUTHORS_MATLAB_IRS_20DB[name]
-        print(f"    classic SBL / {name}: ours {ours:.1f}x, authors' MATLAB {theirs:.2f}x")
+           "median NMSE", "mean NMSE", "median iters", "hit cap"], rows)
+    classic = NAMES["sbl"]
+    t_cls = statistics.median(stats[classic]["t"])
+    for name in stats:
+        if name != classic:
+            ours = t_cls / statistics.median(stats[name]["t"])
+            theirs = AUTHORS_MATLAB_IRS_20DB["sbl"] / AUTHORS_MATLAB_IRS_20DB[methods[name]]
+            print(f"    classic SBL / {name}: ours {ours:.1f}x, authors' MATLAB {theirs:.2f}x")
 
 
 # -- (d) one E-step vs N ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ def _demo(args):
           f"SNR={args.snr_db:g} dB, seed={args.seed}; ISTA/FISTA alpha={alpha:.4g} "
           "(universal threshold)")
     print(format_table(rows))
-    print(blas_summary())
+    print(f"{blas_summary()}; every fit timed with BLAS limited to 1 thread")
     plot_convergence(rows, args.output)
     print(f"convergence plot written to {args.output}")
     return 0
@@ -63,6 +63,42 @@ def _phase_transition(args):
     return 0
 
 
+def _floats(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(f"--snr takes comma-separated dB values, e.g. "
+                                         f"12,20, got {text!r}")
+    return values
+
+
+def _channel_estimation(args):
+    from .experiments import IRSChannelStudy
+    from .experiments.channel_estimation import format_summary
+    from ._runtime import blas_summary
+    if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+        raise ValueError(f"--plot {args.plot}: the folder "
+                         f"{os.path.dirname(os.path.abspath(args.plot))} does not exist")
+    trials = args.trials if args.trials is not None else (3 if args.quick else 50)
+    snr = args.snr if args.snr is not None else ([12, 20] if args.quick else [4, 8, 12, 16, 20])
+    study = IRSChannelStudy(snr_db=snr, methods=args.methods, trials=trials, store=args.store,
+                            random_state=args.seed)
+    print(f"sparserec channel-estimation irs: {study.describe()}; store "
+          f"{args.store or 'in memory'}")
+    print(f"main process: {blas_summary()}; n_jobs={args.n_jobs}")
+    try:
+        study.run(n_jobs=args.n_jobs, progress=not args.quiet)
+        print(format_summary(study.summary()))
+        if args.plot:
+            study.plot(args.plot)
+            print(f"figure written to {args.plot}")
+    finally:
+        study.close()
+    return 0
+
+
 def build_parser():
     """The argument parser (one sub-command per job)."""
     parser = argparse.ArgumentParser(prog="sparserec", description="Sparse signal recovery.")
@@ -79,7 +115,7 @@ def build_parser():
 
     pt = sub.add_parser("phase-transition",
                         help="resumable phase-transition sweep (or redraw one from its store)")
-    pt.add_argument("--solvers", help="comma-separated: fista, ista, iht, omp (omit to read "
+    pt.add_argument("--solvers", help="comma-separated: fista, ista, iht, omp, sbl (omit to read "
                                       "--store only)")
     pt.add_argument("--n", type=int, default=400, help="signal length (default 400)")
     pt.add_argument("--grid", type=_grid, default=(20, 20), help="DELTASxRHOS (default 20x20)")
@@ -96,6 +132,27 @@ def build_parser():
     pt.add_argument("--n-jobs", type=int, default=1, help="joblib n_jobs (-1: all cores)")
     pt.add_argument("--quiet", action="store_true", help="no progress bar")
     pt.set_defaults(func=_phase_transition)
+
+    from .experiments.channel_estimation import DEFAULT_METHODS, METHODS
+    ce = sub.add_parser("channel-estimation", help="channel-estimation studies")
+    ce_sub = ce.add_subparsers(dest="study", required=True)
+    irs = ce_sub.add_parser("irs", help="IRS-MIMO: NMSE against SNR of the KroSBL family "
+                                        "and baselines (resumable)")
+    irs.add_argument("--quick", action="store_true",
+                     help="SNRs 12,20 and 3 trials unless --snr/--trials say otherwise")
+    irs.add_argument("--trials", type=int, default=None,
+                     help="channels per SNR (default 50; 3 with --quick)")
+    irs.add_argument("--snr", type=_floats, default=None,
+                     help="comma-separated SNRs in dB (default 4,8,12,16,20; 12,20 with --quick)")
+    irs.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                     help=f"comma-separated, of {', '.join(METHODS)} "
+                          f"(default {','.join(DEFAULT_METHODS)})")
+    irs.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    irs.add_argument("--store", default=None, help="SQLite file of the results (resumed)")
+    irs.add_argument("--plot", help="PNG figure to write")
+    irs.add_argument("--n-jobs", type=int, default=1, help="joblib n_jobs (-1: all cores)")
+    irs.add_argument("--quiet", action="store_true", help="no progress bar")
+    irs.set_defaults(func=_channel_estimation)
     return parser
 
 

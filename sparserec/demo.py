@@ -4,12 +4,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
+from threadpoolctl import threadpool_limits
 
 from . import metrics, simulate
 from ._runtime import blas_summary
-from .estimators import FISTA, IHT, ISTA, OMP, Lasso
+from .estimators import FISTA, IHT, ISTA, OMP, SBL, KroneckerSBL, Lasso
 
-__all__ = ["DemoRow", "demo_alpha", "demo_solvers", "run_demo", "format_table", "plot_convergence"]
+__all__ = ["DemoRow", "demo_alpha", "demo_solvers", "run_demo", "run_kronecker_demo",
+           "format_table", "plot_convergence"]
 
 
 def demo_alpha(prob):
@@ -52,6 +54,7 @@ def demo_solvers(prob, k):
         ("IHT", IHT(k, normalized=False, tol=1e-8)),
         ("NIHT", IHT(k, normalized=True, tol=1e-8)),
         ("OMP", OMP(k)),
+        ("SBL", SBL()),
     ]
 
 
@@ -70,6 +73,10 @@ class DemoRow:
     curve : numpy.ndarray of shape ``(n_points, 3)``
         Iteration, seconds since the start of the fit (callback time
         excluded) and NMSE in dB of the iterate (for OMP: after ``t`` atoms).
+    problem : str, default=""
+        Empty for the demo's Gaussian problem; otherwise the description of
+        the extra problem the row belongs to (printed as the heading of its
+        own table).
     """
 
     solver: str
@@ -78,16 +85,17 @@ class DemoRow:
     n_iter: int
     seconds: float
     curve: np.ndarray
+    problem: str = ""
 
 
-def _curve(est, prob):
-    """NMSE of every iterate of ``est`` on ``prob`` against the time to reach it."""
+def _curve(est, A, y, x_true):
+    """NMSE of every iterate of ``est`` on ``(A, y)`` against the time to reach it."""
     if "max_iter" not in est.get_params():        # greedy: the t-atom solutions
-        rows = [(0, 0.0, metrics.nmse_db(prob.x, np.zeros_like(prob.x)))]
+        rows = [(0, 0.0, metrics.nmse_db(x_true, np.zeros_like(x_true)))]
         for t in range(1, int(est.n_nonzero_coefs) + 1):
             start = time.perf_counter()
-            fit = clone(est).set_params(n_nonzero_coefs=t).fit(prob.A, prob.y)
-            rows.append((t, time.perf_counter() - start, metrics.nmse_db(prob.x, fit.coef_)))
+            fit = clone(est).set_params(n_nonzero_coefs=t).fit(A, y)
+            rows.append((t, time.perf_counter() - start, metrics.nmse_db(x_true, fit.coef_)))
         return np.array(rows)
     rows, spent = [], [0.0]
     start = time.perf_counter()
@@ -95,15 +103,18 @@ def _curve(est, prob):
     def record(progress):
         enter = time.perf_counter()
         x = np.asarray(progress.state["x"])[:, 0]
-        rows.append((progress.iteration, enter - start - spent[0], metrics.nmse_db(prob.x, x)))
+        rows.append((progress.iteration, enter - start - spent[0], metrics.nmse_db(x_true, x)))
         spent[0] += time.perf_counter() - enter
 
-    clone(est).fit(prob.A, prob.y, callback=record)
+    clone(est).fit(A, y, callback=record)
     return np.array(rows)
 
 
-def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
+def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0, kronecker=True):
     """Solve one seeded compressed-sensing problem with every demo solver.
+
+    Every fit runs with BLAS limited to one thread (on 2 cores, two threads gave
+    small factorizations erratic times and no speed-up).
 
     Parameters
     ----------
@@ -112,23 +123,78 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0):
     snr_db : float
         Measurement SNR.
     random_state : int
+    kronecker : bool, default=True
+        Append the rows of :func:`run_kronecker_demo` (same SNR and seed).
 
     Returns
     -------
     rows : list of DemoRow
+        One per solver of :func:`demo_solvers`, then the Kronecker rows.
     alpha : float
         The l1 weight given to ISTA, FISTA and the working-set Lasso.
     """
     prob = simulate.gaussian_cs(m, n, k, snr_db=snr_db, random_state=random_state)
     rows = []
-    for label, est in demo_solvers(prob, k):
-        start = time.perf_counter()
-        est.fit(prob.A, prob.y)
-        seconds = time.perf_counter() - start
+    with threadpool_limits(1):      # per-call costs: 2 BLAS threads made small solves erratic
+        for label, est in demo_solvers(prob, k):
+            start = time.perf_counter()
+            est.fit(prob.A, prob.y)
+            seconds = time.perf_counter() - start
+            rows.append(DemoRow(label, metrics.nmse_db(prob.x, est.coef_),
+                                metrics.support_f1(prob.x, est.coef_), int(est.n_iter_), seconds,
+                                _curve(est, prob.A, prob.y, prob.x)))
+    if kronecker:
+        rows += run_kronecker_demo(snr_db=snr_db, random_state=random_state)
+    return rows, demo_alpha(prob)
+
+
+def run_kronecker_demo(snr_db=30.0, random_state=0, repeats=3):
+    """SBL with and without the Kronecker structure on one seeded Kronecker problem.
+
+    A :func:`~sparserec.simulate.kronecker_cs` problem (``A = A1 kron A2 kron A3``
+    of size 384 x 1000, two non-zeros per mode), solved by SVD-KroSBL on the
+    factors and by classic SBL on the dense product (formed outside the
+    timing), both with their defaults (noise learned).
+
+    Parameters
+    ----------
+    snr_db : float
+        Measurement SNR.
+    random_state : int
+    repeats : int, default=3
+        Each time is the best of ``repeats`` fits, with BLAS limited to one
+        thread (a per-call cost, free of thread start-up and oversubscription).
+
+    Returns
+    -------
+    list of DemoRow
+        ``"SVD-KroSBL"`` then ``"SBL-dense"``, their ``problem`` describing the
+        problem.
+    """
+    repeats = max(int(repeats), 1)
+    prob = simulate.kronecker_cs(m=(6, 8, 8), n=(10, 10, 10), k=2, snr_db=snr_db,
+                                 random_state=random_state)
+    dense = prob.op.todense()
+    M, N = dense.shape
+    sizes = ", ".join(f"{a.shape[0]}x{a.shape[1]}" for a in prob.factors)
+    problem = (f"Kronecker-structured problem (simulate.kronecker_cs): A = A1 kron A2 kron A3 "
+               f"({sizes}; {M}x{N}),\n2 non-zeros per mode ({int(prob.support.sum())} in all), "
+               f"SNR={snr_db:g} dB, seed={random_state}; SVD-KroSBL on the factors, SBL on "
+               f"the dense matrix;\ntime: best of {repeats} fits with 1 BLAS thread")
+    rows = []
+    for label, est, A in [("SVD-KroSBL", KroneckerSBL(method="svd"), prob.op),
+                          ("SBL-dense", SBL(), dense)]:
+        with threadpool_limits(1):
+            seconds = np.inf
+            for _ in range(repeats):
+                start = time.perf_counter()
+                est.fit(A, prob.y)
+                seconds = min(seconds, time.perf_counter() - start)
+            curve = _curve(est, A, prob.y, prob.x)
         rows.append(DemoRow(label, metrics.nmse_db(prob.x, est.coef_),
                             metrics.support_f1(prob.x, est.coef_), int(est.n_iter_), seconds,
-                            _curve(est, prob)))
-    return rows, demo_alpha(prob)
+                            curve, problem))
+    return rows
 
 
 def format_table(rows):
@@ -141,11 +207,28 @@ def format_table(rows):
     Returns
     -------
     str
+        The rows of the main problem; then, for every extra problem, its
+        description, its rows and each row's time relative to its first row.
     """
-    lines = [f"{'solver':<8} {'NMSE [dB]':>10} {'support F1':>11} {'iterations':>11} {'time [ms]':>10}"]
+    groups = {}
     for r in rows:
-        lines.append(f"{r.solver:<8} {r.nmse_db:>10.2f} {r.support_f1:>11.3f} {r.n_iter:>11d} "
-                     f"{1e3 * r.seconds:>10.2f}")
+        groups.setdefault(r.problem, []).append(r)
+    lines = []
+    for problem, group in groups.items():
+        width = max([8] + [len(r.solver) for r in group])
+        if problem:
+            lines += ["", problem]
+        lines.append(f"{'solver':<{width}} {'NMSE [dB]':>10} {'support F1':>11} "
+                     f"{'iterations':>11} {'time [ms]':>10}")
+        for r in group:
+            lines.append(f"{r.solver:<{width}} {r.nmse_db:>10.2f} {r.support_f1:>11.3f} "
+                         f"{r.n_iter:>11d} {1e3 * r.seconds:>10.2f}")
+        if problem:
+            first = group[0]
+            for r in group[1:]:
+                ratio = r.seconds / first.seconds
+                lines.append(f"{first.solver} is {ratio:.1f}x faster than {r.solver}" if ratio >= 1
+                             else f"{first.solver} is {1 / ratio:.1f}x slower than {r.solver}")
     return "\n".join(lines)
 
 
@@ -158,6 +241,7 @@ def plot_convergence(rows, path):
     Parameters
     ----------
     rows : list of DemoRow
+        Rows of extra problems (``problem`` set) are not drawn.
     path : str or path-like
         PNG file to write (the BLAS/Numba thread setting is printed on it).
     """
@@ -166,7 +250,7 @@ def plot_convergence(rows, path):
     fig = Figure(figsize=(9.6, 4.2))
     by_iter, by_time = fig.subplots(1, 2, sharey=True)
     for r in rows:
-        if len(r.curve) > 1:
+        if len(r.curve) > 1 and not r.problem:
             by_iter.plot(r.curve[:, 0], r.curve[:, 2], marker=".", ms=3, label=r.solver)
             by_time.plot(1e3 * r.curve[1:, 1], r.curve[1:, 2], marker=".", ms=3, label=r.solver)
     by_iter.set_xscale("symlog", linthresh=10)

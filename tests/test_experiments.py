@@ -250,6 +250,19 @@ def test_empirical_l1_boundary_matches_donoho_tanner_at_n_400():
     np.testing.assert_allclose(bounds["rho50"], bounds["theory"], atol=0.04)
 
 
+@pytest.mark.slow
+def test_sbl_boundary_lies_above_l1_at_delta_one_half():
+    """Acceptance 5 of the SBL issue: n = 200, Gaussian amplitudes, noiseless; the
+    empirical 50 % points of SBL and of l1 from the same problems."""
+    pt = PhaseTransition(default_solvers(["fista", "sbl"]), n=200, grid=(1, 9), trials=20,
+                         random_state=0, delta_range=(0.5, 0.5), rho_range=(0.25, 0.65))
+    pt.run(n_jobs=-1, progress=False)
+    bounds = pt.boundaries(n_boot=0).set_index("solver")["rho50"]
+    print(bounds.to_string())
+    assert abs(bounds["fista"] - weak_threshold(0.5)) < 0.05
+    assert bounds["sbl"] >= bounds["fista"] + 0.1
+
+
 def test_cli_phase_transition_runs_redraws_and_exports(tmp_path, capsys):
     from sparserec.cli import main
     store, png, csv = tmp_path / "pt.sqlite", tmp_path / "pt.png", tmp_path / "pt.csv"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from _helpers import random_array
+from _helpers import quiet, random_array
 from sparserec import SBL, ConvergenceWarning, KroneckerSBL, metrics, simulate
 from sparserec.operators import Kron
 from sparserec.solvers import kronecker_sbl, sbl
@@ -25,12 +25,6 @@ def _kron(*vectors):
     for v in vectors[1:]:
         out = np.kron(out, v)
     return out
-
-
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return fn(*args, **kwargs)
 
 
 # -- exactness (krosbl.md §6.1) ----------------------------------------------------------
@@ -60,9 +54,9 @@ def test_one_factor_kronecker_sbl_is_classic_sbl(method, learn_noise):
     y = A @ x + 0.05 * rng.standard_normal(20)
     noise = None if learn_noise else 2.5e-3
     for n_iter in (1, 3, 10, 40):
-        ours = _quiet(kronecker_sbl, Kron(A), y, method=method, noise_var=noise, prune=1e-3,
+        ours = quiet(kronecker_sbl, Kron(A), y, method=method, noise_var=noise, prune=1e-3,
                       max_iter=n_iter, tol=0)
-        ref = _quiet(sbl, A, y, noise_var=noise, prune=1e-3, max_iter=n_iter, tol=0)
+        ref = quiet(sbl, A, y, noise_var=noise, prune=1e-3, max_iter=n_iter, tol=0)
         np.testing.assert_allclose(ours.extras["gamma"], ref.extras["gamma"], rtol=1e-8,
                                    atol=1e-12)
         np.testing.assert_allclose(ours.x, ref.x, rtol=1e-8, atol=1e-12)
@@ -135,7 +129,7 @@ def test_rescaling_normalises_leading_factors_and_keeps_the_product():
 @pytest.mark.parametrize("learn_noise", [False, True], ids=["known", "learned"])
 def test_am_kronecker_sbl_cost_never_increases(learn_noise):
     prob = simulate.kronecker_cs(m=(6, 8, 8), n=(10, 10, 10), k=2, snr_db=20, random_state=6)
-    res = _quiet(kronecker_sbl, prob.op, prob.y, method="am", prune=0.0, max_iter=120, tol=0,
+    res = quiet(kronecker_sbl, prob.op, prob.y, method="am", prune=0.0, max_iter=120, tol=0,
                  noise_var=None if learn_noise else prob.noise_var, inner_tol=1e-10,
                  max_inner=500)
     cost = res.extras["cost_curve"]
@@ -160,9 +154,9 @@ def _study(seeds, snrs, methods):
 
 
 _METHODS = {
-    "svd": lambda p: _quiet(kronecker_sbl, p.op, p.y, method="svd", noise_var=p.noise_var).x,
-    "am": lambda p: _quiet(kronecker_sbl, p.op, p.y, method="am", noise_var=p.noise_var).x,
-    "sbl": lambda p: _quiet(sbl, p.op.todense(), p.y, noise_var=p.noise_var, max_iter=150).x,
+    "svd": lambda p: quiet(kronecker_sbl, p.op, p.y, method="svd", noise_var=p.noise_var).x,
+    "am": lambda p: quiet(kronecker_sbl, p.op, p.y, method="am", noise_var=p.noise_var).x,
+    "sbl": lambda p: quiet(sbl, p.op.todense(), p.y, noise_var=p.noise_var, max_iter=150).x,
 }
 
 
@@ -185,8 +179,8 @@ def test_paper_size_synthetic_study():
     for seed in range(50):
         prob = simulate.kronecker_cs(m=(8, 12, 15), n=(15, 15, 15), k=3, snr_db=20,
                                      random_state=1000 + seed)
-        x_svd = _quiet(kronecker_sbl, prob.op, prob.y, method="svd", noise_var=prob.noise_var).x
-        x_sbl = _quiet(sbl, prob.op.todense(), prob.y, noise_var=prob.noise_var, max_iter=150).x
+        x_svd = quiet(kronecker_sbl, prob.op, prob.y, method="svd", noise_var=prob.noise_var).x
+        x_sbl = quiet(sbl, prob.op.todense(), prob.y, noise_var=prob.noise_var, max_iter=150).x
         norm = np.sum(prob.x ** 2)
         svd_db.append(10 * np.log10(np.sum((x_svd - prob.x) ** 2) / norm))
         sbl_db.append(10 * np.log10(np.sum((x_sbl - prob.x) ** 2) / norm))
@@ -211,9 +205,9 @@ def test_columns_are_solved_like_single_problems():
     y2 = prob.op @ other.x
     Y = np.stack([prob.y, y2], 1)
     for method in ("svd", "am"):
-        batch = _quiet(kronecker_sbl, prob.op, Y, method=method, noise_var=prob.noise_var)
+        batch = quiet(kronecker_sbl, prob.op, Y, method=method, noise_var=prob.noise_var)
         for j, y in enumerate((prob.y, y2)):
-            single = _quiet(kronecker_sbl, prob.op, y, method=method, noise_var=prob.noise_var)
+            single = quiet(kronecker_sbl, prob.op, y, method=method, noise_var=prob.noise_var)
             np.testing.assert_allclose(batch.x[:, j], single.x, atol=1e-10)
             assert batch.n_iter[j] == single.n_iter
 
@@ -223,8 +217,8 @@ def test_array_api_strict_equals_numpy(method):
     rng = np.random.default_rng(9)
     factors = [random_array(rng, (4, 6), np.complex128) for _ in range(3)]
     Y = random_array(rng, (64, 2), np.complex128)
-    ref = _quiet(kronecker_sbl, Kron(*factors), Y, method=method, max_iter=30)
-    out = _quiet(kronecker_sbl, Kron(*[xps.asarray(f) for f in factors]), xps.asarray(Y),
+    ref = quiet(kronecker_sbl, Kron(*factors), Y, method=method, max_iter=30)
+    out = quiet(kronecker_sbl, Kron(*[xps.asarray(f) for f in factors]), xps.asarray(Y),
                  method=method, max_iter=30)
     np.testing.assert_allclose(np.from_dlpack(out.x), ref.x, atol=1e-12)
     np.testing.assert_array_equal(out.n_iter, ref.n_iter)
@@ -267,6 +261,11 @@ def test_estimator_attributes_and_pickling():
     assert clone(est).get_params() == est.get_params()
     learned = KroneckerSBL(method="am").fit(prob.op, prob.y)
     assert 0.3 < learned.noise_var_ / prob.noise_var < 3
+    # gamma_init reaches the solver (the start changes the iterates)
+    started = KroneckerSBL(method="am", gamma_init=1.0).fit(prob.op, prob.y)
+    direct = quiet(kronecker_sbl, prob.op, prob.y, method="am", gamma_init=1.0)
+    np.testing.assert_array_equal(started.coef_, direct.x)
+    assert not np.array_equal(started.coef_, learned.coef_)
 
 
 def test_block_sparse_pc_kronecker_sbl_beats_am_on_irs_channels():
@@ -280,7 +279,7 @@ def test_block_sparse_pc_kronecker_sbl_beats_am_on_irs_channels():
         prob = simulate.irs_mimo(12, random_state=seed)
         for name, kw in settings.items():
             kw = {**reference, **kw, "noise_var": prob.noise_var}
-            x_hat = _quiet(kronecker_sbl, prob.op, prob.y, **kw).x
+            x_hat = quiet(kronecker_sbl, prob.op, prob.y, **kw).x
             nmse[name].append(metrics.channel_nmse(prob.channels, prob.channels_from(x_hat)))
     pc, am = (np.asarray(nmse[name]) for name in ("pc", "am"))
     assert np.mean(pc) < 10 ** (-0.4) * np.mean(am)       # >= 4 dB better on the mean
@@ -336,12 +335,12 @@ def test_non_convergence_warns_and_never_returns_nan():
         res = kronecker_sbl(prob.op, prob.y, max_iter=2)
     assert np.isfinite(res.x).all()
     # pruning everything away gives an all-zero (finite) model, not NaN
-    res = _quiet(kronecker_sbl, prob.op, prob.y, prune=0.999, prune_abs=10.0)
+    res = quiet(kronecker_sbl, prob.op, prob.y, prune=0.999, prune_abs=10.0)
     assert np.all(res.x == 0)
 
 
 def test_sbl_on_a_kron_operator_forms_the_product():
     prob = simulate.kronecker_cs(m=(4, 4, 4), n=(6, 6, 6), k=2, snr_db=30, random_state=14)
-    a = _quiet(SBL(noise_var=prob.noise_var).fit, prob.op, prob.y).coef_
-    b = _quiet(SBL(noise_var=prob.noise_var).fit, prob.op.todense(), prob.y).coef_
+    a = quiet(SBL(noise_var=prob.noise_var).fit, prob.op, prob.y).coef_
+    b = quiet(SBL(noise_var=prob.noise_var).fit, prob.op.todense(), prob.y).coef_
     np.testing.assert_allclose(a, b, atol=1e-12)

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sparserec import SBL, ConvergenceWarning
 from sparserec.solvers import pattern_coupled_sbl, sbl
 
-from _helpers import random_array
+from _helpers import quiet, random_array
 
 sbl_module = importlib.import_module("sparserec.solvers.sbl")
 
@@ -309,3 +309,7 @@ def test_estimator_attributes_complex_data_and_pickling():
     assert clone(est).get_params() == est.get_params()
     pc = SBL(beta=0.5, noise_var=1e-4).fit(A, y)
     assert pc.coef_.shape == (60,)
+    started = SBL(gamma_init=1.0, max_iter=2).fit(A, y)       # the start reaches the solver
+    direct = quiet(sbl, A, y, gamma_init=1.0, max_iter=2)
+    np.testing.assert_array_equal(started.coef_, direct.x)
+    assert not np.array_equal(started.coef_, SBL(max_iter=2).fit(A, y).coef_)

@@ -8,7 +8,8 @@ it, with :func:`weak_threshold` (Donoho–Tanner) and :func:`logistic_boundary`.
 from ._store import TrialStore
 from ._study import Study
 from .phase_transition import PhaseTransition, default_solvers
+from .channel_estimation import IRSChannelStudy
 from .theory import logistic_boundary, weak_threshold
 
 __all__ = ["Study", "TrialStore", "PhaseTransition", "default_solvers", "weak_threshold",
-           "logistic_boundary"]
+           "logistic_boundary", "IRSChannelStudy"]

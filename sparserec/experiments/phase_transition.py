@@ -31,22 +31,26 @@ def default_solvers(names=("fista", "iht", "omp")):
     is basis pursuit to within the default success tolerance (the Lasso's bias
     grows like ``alpha``: at ``alpha = 1e-6`` it alone exceeds a relative error
     of ``1e-3`` near the l1 edge at ``delta = 0.75``); ``iht`` (normalized) and
-    ``omp`` receive the true ``k`` of each trial.
+    ``omp`` receive the true ``k`` of each trial; ``sbl`` is EM-SBL with learned
+    noise, ``tol = 1e-8`` and pruning only below ``1e-6 max gamma`` (the default
+    ``1e-3`` prunes the smallest true Gaussian amplitudes, whose loss alone
+    exceeds the success tolerance).
 
     Parameters
     ----------
     names : sequence of str
-        Any of ``"fista"``, ``"ista"``, ``"iht"``, ``"omp"``.
+        Any of ``"fista"``, ``"ista"``, ``"iht"``, ``"omp"``, ``"sbl"``.
 
     Returns
     -------
     dict of str to estimator
     """
-    from .. import FISTA, IHT, ISTA, OMP
+    from .. import FISTA, IHT, ISTA, OMP, SBL
     table = {"fista": lambda: FISTA(alpha=1e-8, tol=1e-14, max_iter=100_000),
              "ista": lambda: ISTA(alpha=1e-8, tol=1e-14, max_iter=200_000),
              "iht": lambda: IHT(tol=1e-10, max_iter=5_000),
-             "omp": lambda: OMP()}
+             "omp": lambda: OMP(),
+             "sbl": lambda: SBL(prune=1e-6, tol=1e-8, max_iter=500)}
     unknown = [n for n in names if n not in table]
     if unknown:
         raise ValueError(f"unknown solver(s) {', '.join(unknown)}; choose from "

@@ -81,6 +81,17 @@ class Kron(Operator):
             G = xp.reshape(G[:, None, :, None] * Gi[None, :, None, :], (a * b, a * b))
         return G
 
+    def todense(self):
+        """The explicit product, shape ``(m, n)``, from the factors (``O(m n)``: no
+        ``n x n`` identity pushed through the operator)."""
+        xp = self.xp
+        out = self.factors[0]
+        for f in self.factors[1:]:
+            a, b = out.shape
+            c, d = f.shape
+            out = xp.reshape(out[:, None, :, None] * f[None, :, None, :], (a * c, b * d))
+        return out
+
     def _factor_indices(self, indices):
         import numpy as np
         return np.unravel_index(np.asarray(indices), tuple(f.shape[1] for f in self.factors))

@@ -54,20 +54,20 @@ DEFAULT_PRUNE = {"svd": 1e-3, "am": 1e-2}
 _PC_FLOOR, _PC_PASSES = 1e-5, 9
 
 
-def _mode_product(xp, T, C, mode):
-    """``C`` applied along ``mode`` of the batched tensor ``T`` ``(P, d_1, ..., d_I)``;
-    ``C`` is ``(a, d_mode)`` (shared) or ``(P, a, d_mode)``."""
-    moved = xp.moveaxis(T, mode + 1, -1)
-    shape = moved.shape
-    flat = xp.reshape(moved, (shape[0], -1, shape[-1]))
-    out = flat @ xp.matrix_transpose(C)
-    out = xp.reshape(out, tuple(shape[:-1]) + (out.shape[-1],))
-    return xp.moveaxis(out, -1, mode + 1)
-
-
 def _mode_products(xp, T, mats):
-    for mode, C in enumerate(mats):
-        T = _mode_product(xp, T, C, mode)
+    """``mats[i]`` applied along every mode ``i`` of ``T`` ``(P, d_1, ..., d_I)``.
+
+    Cyclic form: each product acts on the leading mode, ``(P, d_1, R) -> (P, a_1, R)``,
+    and rotates it to the end, so that after ``I`` products the modes are back in
+    order; one matmul and one transpose per mode.  ``mats[i]`` is ``(a_i, d_i)``
+    (shared), ``(P, a_i, d_i)``, or None (mode ``i`` left as it is).
+    """
+    P = T.shape[0]
+    for C in mats:
+        out = xp.reshape(T, (P, T.shape[1], -1))
+        if C is not None:
+            out = C @ out                                      # (a, d) or (P, a, d)
+        T = xp.reshape(xp.permute_dims(out, (0, 2, 1)), (P,) + tuple(T.shape[2:]) + (out.shape[1],))
     return T
 
 
@@ -138,11 +138,8 @@ def factor_estep(xp, factors, gammas, noise, Yt):
 
 def _contract_except(xp, D, weights, mode):
     """``sum_{j: j_mode = n} D_j prod_{k != mode} weights[k][j_k]`` as ``(P, N_mode)``."""
-    T = D
-    for k, v in enumerate(weights):
-        if k != mode:
-            T = _mode_product(xp, T, v[:, None, :], k)
-    return xp.reshape(T, (T.shape[0], -1))
+    mats = [None if k == mode else v[:, None, :] for k, v in enumerate(weights)]
+    return xp.reshape(_mode_products(xp, D, mats), (D.shape[0], -1))
 
 
 def am_block_update(xp, D, gammas, mode):
@@ -233,19 +230,18 @@ class _KroneckerSBL:
         Yt = xp.reshape(xp.permute_dims(Y, (1, 0)), (P,) + self.m_sizes)
         axes = tuple(range(1, self.I + 1))
         energy = xp.sum(abs2(xp, Yt), axis=axes)
-        lead = math.prod(self.n_sizes[:-1])
         st = {"Yt": Yt, "energy": energy, "change": xp.full((P,), math.inf, dtype=rdt),
               "costs": xp.full((P, self.max_iter + 1), math.nan, dtype=rdt)}
-        corr2 = xp.permute_dims(abs2(xp, op._rmatmat(Y)), (1, 0))
         norms = op.column_norms()
-        scale = _initial_gamma(xp, self.gamma_init, corr2, norms * norms, energy)[:, None]
+        scale = _initial_gamma(xp, self.gamma_init, energy, norms * norms)[:, None]
+        # every factor starts flat at 1 (coupled modes at C_beta 1, the authors' start),
+        # the scale goes into the last one: ⊗gamma = scale (⊗ C_beta 1 on coupled modes)
         for i, n_i in enumerate(self.n_sizes):
             if self.coupled and i in self.coupled:
                 g = xp.asarray(coupling_matrix(n_i, self.beta).sum(axis=1), dtype=rdt)
                 g = xp.broadcast_to(g[None, :], (P, n_i)) * xp.ones((P, 1), dtype=rdt)
             else:
-                value = math.sqrt(lead) if i == self.I - 1 else 1.0 / math.sqrt(n_i)
-                g = xp.full((P, n_i), value, dtype=rdt)
+                g = xp.ones((P, n_i), dtype=rdt)
             st[f"g{i}"] = g * scale if i == self.I - 1 else g * xp.astype(scale > 0, rdt)
         st["noise"] = (_initial_noise(xp, xp.reshape(Yt, (P, -1, 1)), op.shape[0])
                        if self.noise_var is None else xp.full((P,), self.noise_var, dtype=rdt))
@@ -415,7 +411,7 @@ def kronecker_sbl(A, y, *, method="svd", noise_var=None, prune=None, prune_abs=0
     gamma_init : "auto" or float
         Starting value of every entry of ``⊗gamma_i`` (flat factors; PC-KroSBL starts
         its coupled modes at ``C_beta 1``): ``"auto"`` is
-        ``max_j |a_j^H y|^2 / ||a_j||^4`` (scale-invariant), the reference code uses 1.
+        ``||y||^2 / ||A||_F^2`` (scale-invariant), the reference code uses 1.
     callback : callable, optional
 
     Returns
