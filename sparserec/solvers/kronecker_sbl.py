@@ -291,7 +291,9 @@ class _KroneckerSBL:
         st["D"] = abs2(xp, mu) + post_var
         axes = tuple(range(1, self.I + 1))
         st["explained"] = explained
-        st["residual"] = xp.sum(abs2(xp, st["Yt"] - _mode_products(xp, mu, self.factors)), axis=axes)
+        if self.noise_var is None:          # the residual only feeds the noise update
+            st["residual"] = xp.sum(abs2(xp, st["Yt"] - _mode_products(xp, mu, self.factors)),
+                                    axis=axes)
         iota = xp.arange(self.max_iter + 1)[None, :]
         st["costs"] = xp.where(iota == it, (logdet + quad)[:, None], st["costs"])
         st["x"] = xp.permute_dims(xp.reshape(mu, (P, -1)), (1, 0))

@@ -236,7 +236,8 @@ class _EMSBL:
         st["mu"], st["post_var"] = mu, post_var
         st["d"] = xp.sum(abs2(xp, mu), axis=-1) / Lg + post_var
         st["explained"] = explained
-        st["residual"] = xp.sum(abs2(xp, Yg - A @ mu), axis=(-2, -1)) / Lg
+        if self.noise_var is None:          # the residual only feeds the noise update
+            st["residual"] = xp.sum(abs2(xp, Yg - A @ mu), axis=(-2, -1)) / Lg
         cost = Lg * logdet + quad
         iota = xp.arange(self.max_iter + 1)[None, :]
         st["costs"] = xp.where(iota == it, cost[:, None], st["costs"])
