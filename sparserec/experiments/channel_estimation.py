@@ -27,8 +27,8 @@ from .._validation import check_scalar
 from ._store import canonical
 from ._study import Study
 
-__all__ = ["IRSChannelStudy", "METHODS", "DEFAULT_METHODS", "FAILURE_NMSE", "solve_irs",
-           "summary", "format_summary", "plot"]
+__all__ = ["IRSChannelStudy", "METHODS", "DEFAULT_METHODS", "FAILURE_NMSE", "PAPER_NMSE_DB",
+           "solve_irs", "summary", "format_summary", "plot"]
 
 #: Display name of every method of the study, by key.
 METHODS = {
@@ -48,6 +48,23 @@ DEFAULT_METHODS = ("svd", "am", "pc-kro-0.8", "pc-kro-0.5", "pc-sbl", "sbl", "om
 
 #: A trial fails when its NMSE exceeds this (the reference's failure criterion).
 FAILURE_NMSE = 0.1
+
+#: The paper's 50-trial results (krosbl.md §4.1, from the authors' data): mean and median
+#: channel NMSE in dB at each SNR in dB.
+PAPER_NMSE_DB = {
+    "svd": {4: (-2.15, -3.7), 8: (-5.16, -10.4), 12: (-7.12, -19.9), 16: (-9.11, -24.2),
+            20: (-9.80, -28.9)},
+    "am": {4: (-1.46, -0.2), 8: (-4.94, -8.1), 12: (-7.06, -16.4), 16: (-8.57, -22.9),
+           20: (-11.55, -29.4)},
+    "pc-kro-0.8": {4: (-5.06, -9.0), 8: (-8.80, -14.3), 12: (-13.08, -19.2),
+                   16: (-20.50, -23.8), 20: (-25.32, -28.3)},
+    "pc-kro-0.5": {4: (-4.90, -7.9), 8: (-8.48, -14.3), 12: (-12.17, -19.0),
+                   16: (-19.49, -24.1), 20: (-22.25, -27.7)},
+    "pc-sbl": {4: (0.00, 0.0), 8: (0.06, 0.0), 12: (-0.44, 0.0), 16: (-2.17, -4.2),
+               20: (-4.26, -8.0)},
+    "sbl": {4: (-0.21, -0.6), 8: (-1.40, -2.3), 12: (-3.34, -5.4), 16: (-6.42, -14.6),
+            20: (-8.42, -20.8)},
+}
 
 _SBL_REFERENCE = {"max_iter": 150, "tol": 1e-4, "gamma_init": 1.0}
 # KroSBL only: the absolute pruning threshold and the inner AM tolerance (thres_inner,
@@ -448,10 +465,16 @@ def format_summary(table):
     Returns
     -------
     str
-        ``ref_wins`` is headed ``<reference> wins`` (dropped without a reference).
+        ``ref_wins`` is headed ``<reference> wins`` (dropped without a reference);
+        the last column is the paper's mean (median) where it reports one
+        (:data:`PAPER_NMSE_DB`).
     """
     reference = table.attrs.get("reference")
     shown = table.copy()
+    paper = [PAPER_NMSE_DB.get(m, {}).get(float(snr)) for m, snr in
+             zip(shown["method"], shown["snr_db"])]
+    shown["paper mean (median)"] = ["-" if v is None else f"{v[0]:.1f} ({v[1]:.1f})"
+                                    for v in paper]
     shown["method"] = [METHODS.get(m, m) for m in shown["method"]]
     if reference is None:
         shown = shown.drop(columns="ref_wins")
