@@ -74,6 +74,43 @@ def test_iterates_equal_a_textbook_em_loop(learn_noise, dtype):
                                    atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_mackay_iterates_equal_a_textbook_loop(dtype):
+    """update="mackay": Tipping's gamma = |mu|^2 / (1 - Sigma_jj / gamma_j), known noise."""
+    rng = np.random.default_rng(21)
+    A = random_array(rng, (20, 45), dtype)
+    x = np.zeros(45, dtype)
+    x[[4, 20, 33]] = [1.0, -2.0, 0.7]
+    y = A @ x + 0.05 * random_array(rng, 20, dtype)
+    for n_iter in (1, 2, 5):
+        res = quiet(sbl, A, y, noise_var=0.01, prune=0.0, max_iter=n_iter, tol=0.0,
+                    gamma_init=1.0, update="mackay")
+        gamma = np.ones(45)
+        for _ in range(n_iter):
+            mu, var, _, _ = _dense_posterior(A, gamma, 0.01, y)
+            gamma = np.abs(mu) ** 2 / (1 - var / gamma)
+        np.testing.assert_allclose(res.extras["gamma"], gamma, rtol=1e-7,
+                                   atol=1e-12 * gamma.max())    # some fall to ~1e-20 fast
+    em = quiet(sbl, A, y, noise_var=0.01, prune=0.0, max_iter=2, tol=0.0, gamma_init=1.0)
+    assert not np.allclose(em.extras["gamma"], quiet(
+        sbl, A, y, noise_var=0.01, prune=0.0, max_iter=2, tol=0.0, gamma_init=1.0,
+        update="mackay").extras["gamma"])
+
+
+def test_mackay_needs_fewer_iterations_than_em():
+    """The point of the option (benchmarks/bench_sbl.py part b): it prunes sooner."""
+    its = {"em": [], "mackay": []}
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        A = rng.standard_normal((100, 1000))
+        x = np.zeros(1000)
+        x[rng.choice(1000, 10, replace=False)] = rng.standard_normal(10)
+        y = A @ x + 0.1 * np.std(A @ x) * rng.standard_normal(100)
+        for update in its:
+            its[update].append(int(sbl(A, y, update=update).n_iter))
+    assert np.mean(its["mackay"]) < 0.8 * np.mean(its["em"])
+
+
 @pytest.mark.parametrize("learn_noise", [False, True], ids=["known", "learned"])
 def test_em_cost_never_increases(learn_noise):
     rng = np.random.default_rng(2)
@@ -254,7 +291,7 @@ def test_scale_invariance_of_the_default_start():
     ({"noise_var": 0.0}, "noise_var"), ({"noise_var": -1.0}, "noise_var"),
     ({"noise_var": np.nan}, "noise_var"), ({"prune": 1.5}, "prune"), ({"prune": -0.1}, "prune"),
     ({"gamma_init": 0.0}, "gamma_init"), ({"gamma_init": "big"}, "gamma_init"),
-    ({"max_iter": -1}, "max_iter"), ({"tol": -1.0}, "tol")])
+    ({"max_iter": -1}, "max_iter"), ({"tol": -1.0}, "tol"), ({"update": "newton"}, "update")])
 def test_bad_hyperparameters_name_the_argument(kwargs, match):
     A, y = np.ones((4, 6)), np.ones(4)
     with pytest.raises(ValueError, match=match):
@@ -309,6 +346,8 @@ def test_estimator_attributes_complex_data_and_pickling():
     assert clone(est).get_params() == est.get_params()
     pc = SBL(beta=0.5, noise_var=1e-4).fit(A, y)
     assert pc.coef_.shape == (60,)
+    mk = SBL(update="mackay").fit(A, y)                       # the update reaches the solver
+    np.testing.assert_array_equal(mk.coef_, sbl(A, y, update="mackay").x)
     started = SBL(gamma_init=1.0, max_iter=2).fit(A, y)       # the start reaches the solver
     direct = quiet(sbl, A, y, gamma_init=1.0, max_iter=2)
     np.testing.assert_array_equal(started.coef_, direct.x)

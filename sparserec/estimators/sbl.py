@@ -35,6 +35,9 @@ class SBL(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         Start of every ``gamma_j`` (classic SBL only; PC-SBL starts at 1, as its
         reference): ``"auto"`` is ``||y||^2 / ||A||_F^2``, scale-invariant; give
         ``1.0`` to reproduce reference code whose absolute thresholds assume it.
+    update : {"em", "mackay"}, default="em"
+        Hyper-parameter update of classic SBL: EM (monotone cost) or Tipping's
+        fixed point (fewer iterations, as scikit-learn's ``ARDRegression``).
 
     Attributes
     ----------
@@ -69,7 +72,7 @@ class SBL(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, noise_var=None, *, prune=1e-3, joint=False, beta=None, max_iter=300,
-                 tol=1e-4, gamma_init="auto"):
+                 tol=1e-4, gamma_init="auto", update="em"):
         self.noise_var = noise_var
         self.prune = prune
         self.joint = joint
@@ -77,12 +80,13 @@ class SBL(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.gamma_init = gamma_init
+        self.update = update
 
     def _solve(self, problem, callback):
         if self.beta is None:
             return sbl(problem, None, noise_var=self.noise_var, prune=self.prune, joint=self.joint,
                        max_iter=self.max_iter, tol=self.tol, gamma_init=self.gamma_init,
-                       callback=callback)
+                       update=self.update, callback=callback)
         return pattern_coupled_sbl(problem, None, beta=self.beta, noise_var=self.noise_var,
                                    max_iter=self.max_iter, tol=self.tol, callback=callback)
 

@@ -11,7 +11,10 @@ hierarchical prior ``x | gamma ~ N(0, diag(gamma))``.  One EM iteration is
   gamma^{1/2}`` otherwise);
 * **M-step**: ``gamma = |mu|^2 + diag Sigma`` (classic SBL; averaged over the
   snapshots of an MMV problem), or the PC-SBL precision update of Fang et al.
-  (IEEE TSP 2015) for block-sparse signals;
+  (IEEE TSP 2015) for block-sparse signals.  ``update="mackay"`` replaces the EM
+  update by Tipping's (MacKay's) fixed point ``gamma = |mu|^2 / (1 - Sigma_jj / gamma_j)``
+  (the update of scikit-learn's ``ARDRegression``): the same fixed points, reached
+  in fewer iterations with faster pruning, but without EM's monotone cost;
 * optionally the noise update ``s = (||y - A mu||^2 + s * sum_j (1 - Sigma_jj / gamma_j)) / m``;
 * **pruning**: hyper-parameters below ``prune * max(gamma)`` are set to zero for
   good (the column leaves the model).
@@ -129,9 +132,10 @@ class _EMSBL:
     when ``joint``), noise ``(G, 1, 1)``.
     """
 
-    def __init__(self, *, noise_var, prune, joint, coupling, max_iter, gamma_init):
+    def __init__(self, *, noise_var, prune, joint, coupling, max_iter, gamma_init, update="em"):
         self.noise_var, self.prune, self.joint = noise_var, prune, joint
         self.coupling, self.max_iter, self.gamma_init = coupling, max_iter, gamma_init
+        self.update = update
 
     # -- engine protocol ------------------------------------------------------------
     def init(self, op, Y):
@@ -178,7 +182,9 @@ class _EMSBL:
             st["noise"] = _learned_noise(xp, st["noise"], st["residual"], st["explained"], m,
                                         st["energy"] / st["Yg"].shape[-1])
         if self.coupling is None:
-            gamma = _prune_relative(xp, st["d"], self.prune)
+            target = (st["d"] if self.update == "em"
+                      else self._mackay(xp, st["d"], st["post_var"], old))
+            gamma = _prune_relative(xp, target, self.prune)
         else:
             gamma, st["alpha"] = self._pc_update(xp, st["d"], st["alpha"])
         st["gamma"] = gamma
@@ -251,6 +257,15 @@ class _EMSBL:
         """Zero-filled ``(G, n, Lg)`` from the surviving columns ``(G, w, Lg)``."""
         pad = xp.concat([V, xp.zeros_like(V[:, :1, :])], axis=1)
         return xp.take(pad, inv, axis=1)
+
+    @staticmethod
+    def _mackay(xp, d, post_var, gamma):
+        """``|mu|^2 / (1 - Sigma_jj / gamma_j)``; 0 where the data leave ``x_j``
+        undetermined (``Sigma_jj = gamma_j``) or the column is pruned."""
+        q = 1.0 - _safe_div(xp, post_var, gamma)
+        ok = (q > 0) & (gamma > 0)
+        return xp.where(ok, _safe_div(xp, d - post_var, xp.where(ok, q, xp.ones_like(q))),
+                        xp.zeros_like(q))
 
     def _pc_update(self, xp, d, alpha):
         """The PC-SBL precision update on the coupled second moments."""
@@ -341,7 +356,7 @@ def _posterior(xp, A, gamma, noise, Yg):
 
 
 def _solve(A, y, *, noise_var, prune, joint, coupling, max_iter, tol, gamma_init, callback,
-           name):
+           name, update="em"):
     problem = check_problem(A, y)
     noise_var = _check_noise_var(noise_var)
     prune = _check_prune(prune)
@@ -354,7 +369,7 @@ def _solve(A, y, *, noise_var, prune, joint, coupling, max_iter, tol, gamma_init
         raise ValueError("joint=True (shared support over the columns of y) needs one shared "
                          "A, not a stack")
     algo = _EMSBL(noise_var=noise_var, prune=prune, joint=joint, coupling=coupling,
-                  max_iter=max_iter, gamma_init=gamma_init)
+                  max_iter=max_iter, gamma_init=gamma_init, update=update)
     result = run(algo, problem, max_iter=max_iter, tol=tol, check_every=1, name=name,
                  callback=callback)
     _trim_costs(result)
@@ -369,7 +384,7 @@ def _trim_costs(result):
 
 
 def sbl(A, y, *, noise_var=None, prune=1e-3, joint=False, max_iter=300, tol=1e-4,
-        gamma_init="auto", callback=None):
+        gamma_init="auto", update="em", callback=None):
     """Sparse Bayesian learning by expectation-maximisation (Tipping; Wipf & Rao).
 
     Parameters
@@ -401,6 +416,9 @@ def sbl(A, y, *, noise_var=None, prune=1e-3, joint=False, max_iter=300, tol=1e-4
         ``||y||^2 / ||A||_F^2`` per problem (scale-invariant); the reference
         code uses 1 (with its absolute pruning thresholds, that start belongs
         to the scale of its data).
+    update : {"em", "mackay"}
+        The hyper-parameter update: EM (monotone cost) or Tipping's fixed point
+        (faster, no monotonicity; the noise update stays EM's).
     callback : callable, optional
         Called with a :class:`~sparserec.solvers.Progress` after every iteration.
 
@@ -424,9 +442,11 @@ def sbl(A, y, *, noise_var=None, prune=1e-3, joint=False, max_iter=300, tol=1e-4
     >>> np.flatnonzero(np.abs(res.x) > 0.1).tolist()
     [3, 30, 70]
     """
+    if update not in ("em", "mackay"):
+        raise ValueError(f"update must be 'em' or 'mackay', got {update!r}")
     return _solve(A, y, noise_var=noise_var, prune=prune, joint=joint, coupling=None,
                   max_iter=max_iter, tol=tol, gamma_init=gamma_init, callback=callback,
-                  name="sbl")
+                  name="sbl", update=update)
 
 
 def pattern_coupled_sbl(A, y, *, beta=0.9, noise_var=None, max_iter=150, tol=1e-4,
