@@ -299,7 +299,8 @@ def test_a_dense_matrix_is_refused_with_a_pointer_to_kron():
     ({"beta": 1.5}, ValueError, "beta"), ({"beta": -0.1}, ValueError, "beta"),
     ({"method": "hosvd"}, ValueError, "method"), ({"prune": (0.1, 0.1)}, ValueError, "prune"),
     ({"prune": 2.0}, ValueError, "prune"), ({"block": (0, 5)}, ValueError, "block"),
-    ({"block": "yes"}, TypeError, "block"), ({"max_inner": 0}, ValueError, "max_inner"),
+    ({"block": "yes"}, TypeError, "block"), ({"block": 1}, TypeError, "block"),
+    ({"block": [True, False]}, TypeError, "block"), ({"max_inner": 0}, ValueError, "max_inner"),
     ({"prune_abs": -1.0}, ValueError, "prune_abs")])
 def test_bad_hyperparameters_name_the_argument(kwargs, error, match):
     op = Kron(np.ones((2, 3)), np.ones((2, 3)), np.ones((2, 3)))
@@ -344,3 +345,29 @@ def test_sbl_on_a_kron_operator_forms_the_product():
     a = quiet(SBL(noise_var=prob.noise_var).fit, prob.op, prob.y).coef_
     b = quiet(SBL(noise_var=prob.noise_var).fit, prob.op.todense(), prob.y).coef_
     np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_the_stopping_value_resolves_small_changes_in_float32():
+    """||⊗new - ⊗old|| / ||⊗old|| from the factors must not cancel to 0 (it did at 2e-6)."""
+    mod = importlib.import_module("sparserec.solvers.kronecker_sbl")
+    rng = np.random.default_rng(30)
+    old = [rng.uniform(0.5, 1.5, (1, n)).astype(np.float32) for n in (8, 9, 10)]
+    for eps in (1e-3, 2e-5):
+        new = [g.copy() for g in old]
+        new[1] = new[1] * (1 + eps * rng.standard_normal(new[1].shape)).astype(np.float32)
+        ref = np.linalg.norm(_kron(*(g[0].astype(float) for g in new))
+                             - _kron(*(g[0].astype(float) for g in old)))
+        ref /= np.linalg.norm(_kron(*(g[0].astype(float) for g in old)))
+        got = mod._relative_kron_change(np, new, old)[0]
+        np.testing.assert_allclose(got, ref, rtol=0.05)
+
+
+@pytest.mark.parametrize("block", [False, (0, 2)], ids=["am", "pc"])
+def test_scale_invariance_with_the_auto_start(block):
+    """Scaling y by c (and the noise by c^2) scales x by c, PC-KroSBL's floor included."""
+    prob = simulate.kronecker_cs(m=(5, 4, 6), n=(12, 6, 12), k=2, snr_db=15, complex=True,
+                                 random_state=31)
+    fits = [quiet(kronecker_sbl, prob.op, c * prob.y, method="am", block=block,
+                  noise_var=c ** 2 * prob.noise_var, max_iter=40).x / c for c in (1.0, 1e-4, 1e3)]
+    np.testing.assert_allclose(fits[1], fits[0], rtol=1e-6, atol=1e-9 * np.abs(fits[0]).max())
+    np.testing.assert_allclose(fits[2], fits[0], rtol=1e-6, atol=1e-9 * np.abs(fits[0]).max())

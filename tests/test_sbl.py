@@ -53,6 +53,21 @@ def test_posterior_equals_the_dense_formula(shape, dtype):
     np.testing.assert_allclose([logdet[0], quad[0]], [ref_logdet, ref_quad], rtol=1e-10)
 
 
+@pytest.mark.parametrize("shape", [(30, 60), (80, 60)], ids=["wide-woodbury", "tall-nxn"])
+@pytest.mark.parametrize("coupled", [False, True], ids=["sbl", "pc-sbl"])
+def test_a_real_matrix_with_complex_measurements_keeps_the_imaginary_part(shape, coupled):
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal(shape)
+    x = np.zeros(shape[1], complex)
+    x[[3, 17, 40]] = [1 + 2j, -1j, 0.5 - 1j]
+    y = A @ x + 0.01 * random_array(rng, shape[0], np.complex128)
+    solve = (lambda A_: quiet(pattern_coupled_sbl, A_, y, noise_var=1e-4)) if coupled else \
+        (lambda A_: quiet(sbl, A_, y, noise_var=1e-4))
+    real_A, complex_A = solve(A), solve(A.astype(complex))
+    np.testing.assert_allclose(real_A.x, complex_A.x, rtol=1e-10, atol=1e-12)
+    assert np.linalg.norm(real_A.x - x) < 0.05 * np.linalg.norm(x)
+
+
 @pytest.mark.parametrize("learn_noise", [False, True], ids=["known", "learned"])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_iterates_equal_a_textbook_em_loop(learn_noise, dtype):
@@ -296,6 +311,16 @@ def test_bad_hyperparameters_name_the_argument(kwargs, match):
     A, y = np.ones((4, 6)), np.ones(4)
     with pytest.raises(ValueError, match=match):
         sbl(A, y, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"beta": 0.5, "joint": True}, "joint"), ({"beta": 0.5, "update": "mackay"}, "update"),
+    ({"beta": 0.5, "prune": 0.1}, "prune"), ({"beta": 0.5, "gamma_init": 1.0}, "gamma_init"),
+    ({"update": "newton"}, "update")])
+def test_the_estimator_refuses_settings_that_would_be_ignored(kwargs, match):
+    A, y = np.random.default_rng(0).standard_normal((8, 12)), np.ones(8)
+    with pytest.raises(ValueError, match=match):
+        SBL(**kwargs).fit(A, y)
 
 
 def test_bad_data_name_the_argument():

@@ -83,6 +83,15 @@ class SBL(SparseRecoveryMixin, RegressorMixin, BaseEstimator):
         self.update = update
 
     def _solve(self, problem, callback):
+        if self.update not in ("em", "mackay"):
+            raise ValueError(f"update must be 'em' or 'mackay', got {self.update!r}")
+        if self.beta is not None:
+            # PC-SBL has its own update, no pruning threshold, start or joint support
+            for name, default in (("joint", False), ("update", "em"), ("prune", 1e-3),
+                                  ("gamma_init", "auto")):
+                if getattr(self, name) != default:
+                    raise ValueError(f"{name}={getattr(self, name)!r} does not apply to PC-SBL "
+                                     f"(beta={self.beta!r}); leave it at {default!r}")
         if self.beta is None:
             return sbl(problem, None, noise_var=self.noise_var, prune=self.prune, joint=self.joint,
                        max_iter=self.max_iter, tol=self.tol, gamma_init=self.gamma_init,

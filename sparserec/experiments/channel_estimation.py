@@ -9,10 +9,12 @@ paper's per-configuration Frobenius NMSE (:func:`sparserec.metrics.channel_nmse`
 
 The SBL-type methods run with the reference settings of the authors' IRS code
 (known noise variance, 150 EM iterations, tolerance ``1e-4``, ``gamma = 1``
-start, the per-method pruning thresholds of :data:`METHODS`); with them the
+start, the per-method pruning thresholds of krosbl.md §2.7); with them the
 paper's numbers are reproduced (the library's scale-invariant ``"auto"`` start
 is not used: the absolute pruning threshold ``1e-4`` belongs to the ``gamma = 1``
-start).  The study runs on :class:`~sparserec.experiments.Study` (resumable,
+start).  PC-SBL stops on the relative change of ``gamma`` like the other SBL
+methods, where the reference's PC-SBL stops on the change of ``mu`` (same
+tolerance and cap).  The study runs on :class:`~sparserec.experiments.Study` (resumable,
 parallel, stored); :func:`summary` makes the paper's table (mean of the linear
 NMSE in dB, median, failure share, paired win rates, time) and :func:`plot`
 the NMSE-against-SNR figure.

@@ -69,7 +69,7 @@ def _prune_relative(xp, gamma, ratio, floor=0.0, axis=-1):
 
 def _learned_noise(xp, noise, residual_energy, explained, m, energy):
     """The EM noise update ``(||y - A mu||^2 + s * sum_j gamma_j q_j) / m``, floored at
-    ``sqrt(eps) * ||y||^2 / m`` (-78 dB in float64) so that the Cholesky factors of
+    ``sqrt(eps) * ||y||^2 / m`` (-78 dB in float64, -35 dB in float32) so that the Cholesky factors of
     ``Sigma_y`` exist when the model fits exactly with fewer live atoms than
     measurements (at ``eps`` they broke down in noiseless phase transitions); an
     all-zero ``y`` keeps its noise."""
@@ -141,6 +141,9 @@ class _EMSBL:
     def init(self, op, Y):
         xp = op.xp
         A = op.A if isinstance(op, Dense) else op.todense()
+        # a real A with complex y: every product must be complex (check_problem promotes Y)
+        if is_complex(xp, Y) and not is_complex(xp, A):
+            A = xp.astype(A, Y.dtype)
         m, n = op.shape
         if op.is_stacked:
             Yg, self.axes_of_group = Y, 0
@@ -162,12 +165,10 @@ class _EMSBL:
                  "energy": energy, "gamma": gamma, "noise": noise,
                  "change": xp.full((G,), math.inf, dtype=rdt),
                  "costs": xp.full((G, self.max_iter + 1), math.nan, dtype=rdt)}
-        if self.coupling is not None:
-            state["alpha"] = _safe_div(xp, xp.ones_like(gamma), gamma)
         group = self.axes_of_group
         self.state_axes = {"A": 0 if op.is_stacked else None, "cols": None, "inv": None,
                            "x": 0 if op.is_stacked else -1}
-        for key in ("Yg", "energy", "gamma", "noise", "change", "costs", "alpha", "d",
+        for key in ("Yg", "energy", "gamma", "noise", "change", "costs", "d",
                     "explained", "residual", "post_var", "mu"):
             self.state_axes[key] = group
         self._n = n
@@ -186,7 +187,7 @@ class _EMSBL:
                       else self._mackay(xp, st["d"], st["post_var"], old))
             gamma = _prune_relative(xp, target, self.prune)
         else:
-            gamma, st["alpha"] = self._pc_update(xp, st["d"], st["alpha"])
+            gamma = self._pc_update(xp, st["d"])
         st["gamma"] = gamma
         st["change"] = _relative_change(xp, gamma, old)
         return self._estep(st, it + 1)
@@ -267,7 +268,7 @@ class _EMSBL:
         return xp.where(ok, _safe_div(xp, d - post_var, xp.where(ok, q, xp.ones_like(q))),
                         xp.zeros_like(q))
 
-    def _pc_update(self, xp, d, alpha):
+    def _pc_update(self, xp, d):
         """The PC-SBL precision update on the coupled second moments."""
         eta = self.coupling
         E = d + eta * _neighbour_sum(xp, d)
@@ -275,8 +276,7 @@ class _EMSBL:
         low = xp.min(alpha, axis=-1, keepdims=True)
         alpha = xp.where(alpha > _PC_PRUNE_RATIO * low, xp.full_like(alpha, _PC_PRUNED_PRECISION),
                          alpha)
-        gamma = 1.0 / (alpha + eta * _neighbour_sum(xp, alpha))
-        return gamma, alpha
+        return 1.0 / (alpha + eta * _neighbour_sum(xp, alpha))
 
 
 def _layout(op, values):
