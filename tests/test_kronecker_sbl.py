@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from _helpers import quiet, random_array
+from _helpers import forbid_host_sync, quiet, random_array
 from sparserec import SBL, ConvergenceWarning, KroneckerSBL, metrics, simulate
 from sparserec.operators import Kron
 from sparserec.solvers import kronecker_sbl, sbl
@@ -236,11 +236,7 @@ def test_iterations_never_wait_for_the_host(monkeypatch, method):
                              prune_abs=0.0, coupled=(), beta=0.0, max_iter=10, inner_tol=1e-5,
                              max_inner=5, gamma_init="auto")
     state = algo.init(batch.op, batch.Y)
-
-    def host_sync(*args, **kwargs):
-        raise AssertionError("an iteration synchronised with the host")
-    for name in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
-        monkeypatch.setattr(type(Y), name, host_sync)
+    forbid_host_sync(monkeypatch, type(Y))
     for it in range(5):
         state = algo.step(batch.op, batch.Y, state, it)
     monkeypatch.undo()

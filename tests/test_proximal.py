@@ -11,6 +11,8 @@ from sparserec import FISTA, IHT, ISTA, OMP, ConvergenceWarning
 from sparserec.operators import Kron
 from sparserec.solvers import fista, iht, ista, lasso_duality_gap
 
+from _helpers import forbid_host_sync
+
 SOLVERS = {"ista": ista, "fista": fista}
 
 
@@ -431,11 +433,7 @@ def test_iterations_never_wait_for_the_host(monkeypatch, name, kw, stacked):
     algo = proximal._HardThresholding(kw["k"], None, name == "niht", None) if "k" in kw \
         else proximal._L1ProximalGradient(kw["lam"], name == "fista", True, None)
     state = algo.init(batch.op, batch.Y)
-
-    def host_sync(*args, **kwargs):
-        raise AssertionError("an iteration synchronised with the host")
-    for method in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
-        monkeypatch.setattr(type(A), method, host_sync)
+    forbid_host_sync(monkeypatch, type(A))
     backtracks = []
     for it in range(25):
         state = algo.step(batch.op, batch.Y, state, it)

@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sparserec import SBL, ConvergenceWarning
 from sparserec.solvers import pattern_coupled_sbl, sbl
 
-from _helpers import quiet, random_array
+from _helpers import forbid_host_sync, quiet, random_array
 
 sbl_module = importlib.import_module("sparserec.solvers.sbl")
 
@@ -271,11 +271,7 @@ def test_iterations_never_wait_for_the_host(monkeypatch, coupling):
     algo = sbl_module._EMSBL(noise_var=None, prune=1e-3, joint=False, coupling=coupling,
                              max_iter=20, gamma_init="auto")
     state = algo.init(batch.op, batch.Y)
-
-    def host_sync(*args, **kwargs):
-        raise AssertionError("an iteration synchronised with the host")
-    for method in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__complex__"):
-        monkeypatch.setattr(type(A), method, host_sync)
+    forbid_host_sync(monkeypatch, type(A))
     for it in range(10):
         state = algo.step(batch.op, batch.Y, state, it)
     monkeypatch.undo()
