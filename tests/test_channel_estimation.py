@@ -218,3 +218,39 @@ def test_the_oracle_is_least_squares_on_the_true_support():
     assert np.all(x[~noisy.support] == 0) and np.all(x[noisy.support] != 0)
     with pytest.raises(ValueError, match="methods"):
         ce.solve_irs("lars", prob, 10.0)
+
+
+def test_every_sbl_method_runs_at_the_reference_settings(monkeypatch):
+    """krosbl.md §2.7 / §4.1: the settings that reproduce the paper (a swapped per-mode
+    pruning tuple or a lost gamma start would pass every accuracy-free test)."""
+    import sparserec.solvers as solvers
+    calls = {}
+
+    def spy(name):
+        def record(A, y, **kw):
+            calls[name] = kw
+            return solvers.Result(x=np.zeros(5832, complex), n_iter=np.asarray(0),
+                                  converged=np.asarray(True))
+        return record
+    for name in ("kronecker_sbl", "sbl", "pattern_coupled_sbl"):
+        monkeypatch.setattr(solvers, name, spy(name))
+    prob = simulate.irs_mimo(12, random_state=0)
+    common = {"max_iter": 150, "tol": 1e-4, "gamma_init": 1.0, "noise_var": prob.noise_var}
+    kron = {**common, "prune_abs": 1e-4, "inner_tol": 1e-4}
+    expected = {
+        "svd": ("kronecker_sbl", {**kron, "method": "svd", "prune": 0.0}),
+        "am": ("kronecker_sbl", {**kron, "method": "am", "prune": (1e-2, 1e-1, 1e-3)}),
+        "pc-kro-0.8": ("kronecker_sbl", {**kron, "method": "am", "block": (0, 2), "beta": 0.8,
+                                         "prune": (1e-2, 1e-1, 1e-2)}),
+        "pc-kro-0.5": ("kronecker_sbl", {**kron, "method": "am", "block": (0, 2), "beta": 0.5,
+                                         "prune": (1e-2, 1e-1, 1e-2)}),
+        "sbl": ("sbl", {**common, "prune": 1e-4}),
+        "pc-sbl": ("pattern_coupled_sbl", {"noise_var": prob.noise_var, "max_iter": 150}),
+    }
+    for key, (solver, kw) in expected.items():
+        calls.clear()
+        ce.solve_irs(key, prob, 12.0)
+        assert calls == {solver: kw}, key
+    calls.clear()
+    ce.solve_irs("svd", prob, 30.0)                  # relative pruning back on at >= 25 dB
+    assert calls["kronecker_sbl"]["prune"] == 1e-3
