@@ -12,10 +12,12 @@ from .exceptions import ConvergenceWarning
 
 # the estimators (and with them scikit-learn, 0.6 s of import) load on first use, so
 # that `import sparserec.solvers` stays free of scikit-learn
-_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL")
+_ESTIMATORS = ("ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL",
+               "UnfoldedISTA", "UnfoldedIHT", "LISTACP")
 
 __version__ = "0.1.0"
-__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL", "operators", "solvers", "simulate", "metrics",
+__all__ = ["ISTA", "FISTA", "IHT", "OMP", "Lasso", "LassoCV", "SBL", "KroneckerSBL",
+           "UnfoldedISTA", "UnfoldedIHT", "LISTACP", "operators", "solvers", "simulate", "metrics",
            "ConvergenceWarning"]
 
 

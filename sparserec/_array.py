@@ -8,7 +8,7 @@ import array_api_compat
 import numpy as np
 
 __all__ = ["get_namespace", "same_namespace", "is_numpy", "is_complex", "real_dtype", "abs2", "conj",
-           "sum_abs2", "to_numpy"]
+           "real_part", "make_complex", "sum_abs2", "to_numpy"]
 
 
 def get_namespace(*arrays):
@@ -55,6 +55,17 @@ def real_dtype(xp, dtype):
 def conj(xp, x):
     """Complex conjugate that is a no-op for real arrays."""
     return xp.conj(x) if is_complex(xp, x) else x
+
+
+def real_part(xp, x):
+    """Real part that is a no-op for real arrays."""
+    return xp.real(x) if is_complex(xp, x) else x
+
+
+def make_complex(xp, re, im, dtype):
+    """The complex array ``re + i im`` of complex ``dtype`` from two real arrays."""
+    unit = xp.asarray(1j, dtype=dtype)
+    return xp.astype(re, dtype) + xp.astype(im, dtype) * unit
 
 
 def abs2(xp, x):

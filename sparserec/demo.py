@@ -1,5 +1,6 @@
 """``sparserec demo``: every solver on one seeded problem, a table and a plot."""
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,10 +9,14 @@ from threadpoolctl import threadpool_limits
 
 from . import metrics, simulate
 from ._runtime import blas_summary
-from .estimators import FISTA, IHT, ISTA, OMP, SBL, KroneckerSBL, Lasso
+from .estimators import FISTA, IHT, ISTA, OMP, SBL, KroneckerSBL, Lasso, UnfoldedISTA
+from .exceptions import ConvergenceWarning
+from .operators import Dense
+from .solvers import fista
+from .solvers.unfolded import initial_network, unfolded
 
 __all__ = ["DemoRow", "demo_alpha", "demo_solvers", "run_demo", "run_kronecker_demo",
-           "format_table", "plot_convergence"]
+           "run_unfolding_demo", "format_table", "plot_convergence"]
 
 
 def demo_alpha(prob):
@@ -110,7 +115,7 @@ def _curve(est, A, y, x_true):
     return np.array(rows)
 
 
-def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0, kronecker=True):
+def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0, kronecker=True, unfolding=True):
     """Solve one seeded compressed-sensing problem with every demo solver.
 
     Every fit runs with BLAS limited to one thread (on 2 cores, two threads gave
@@ -125,11 +130,14 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0, kronecker=True):
     random_state : int
     kronecker : bool, default=True
         Append the rows of :func:`run_kronecker_demo` (same SNR and seed).
+    unfolding : bool, default=True
+        Append the rows of :func:`run_unfolding_demo` (same seed).
 
     Returns
     -------
     rows : list of DemoRow
-        One per solver of :func:`demo_solvers`, then the Kronecker rows.
+        One per solver of :func:`demo_solvers`, then the Kronecker and the unfolding
+        rows.
     alpha : float
         The l1 weight given to ISTA, FISTA and the working-set Lasso.
     """
@@ -145,7 +153,25 @@ def run_demo(m=100, n=256, k=10, snr_db=30.0, random_state=0, kronecker=True):
                                 _curve(est, prob.A, prob.y, prob.x)))
     if kronecker:
         rows += run_kronecker_demo(snr_db=snr_db, random_state=random_state)
+    if unfolding:
+        rows += run_unfolding_demo(random_state=random_state)
     return rows, demo_alpha(prob)
+
+
+def _batch_curve(solve, X):
+    """NMSE over all problems of every iterate of ``solve(callback)`` against time."""
+    rows, spent = [(0, 0.0, 0.0)], [0.0]
+    current = np.zeros_like(X)
+    start = time.perf_counter()
+
+    def record(progress):
+        enter = time.perf_counter()
+        current[:, progress.problems] = np.asarray(progress.state["x"])
+        rows.append((progress.iteration, enter - start - spent[0], metrics.nmse_db(X, current)))
+        spent[0] += time.perf_counter() - enter
+
+    solve(callback=record)
+    return np.array(rows)
 
 
 def run_kronecker_demo(snr_db=30.0, random_state=0, repeats=3):
@@ -195,6 +221,73 @@ def run_kronecker_demo(snr_db=30.0, random_state=0, repeats=3):
                             metrics.support_f1(prob.x, est.coef_), int(est.n_iter_), seconds,
                             curve, problem))
     return rows
+
+
+def run_unfolding_demo(random_state=0, n_layers=10, max_steps=300):
+    """A small unfolded ISTA trained in seconds, against plain ISTA and FISTA.
+
+    The fixture of the unfolding notes (A ``75 x 150`` with N(0, 1) entries,
+    Bernoulli-Gaussian signals with ``p = 0.08``, noise variance 0.008, ``lam = 10``):
+    ``UnfoldedISTA`` is trained with the supervised (MSE) and with the unsupervised
+    (objective, no ground truth) loss on 5000 samples, then compared on 1000 fresh ones with 10 iterations of plain ISTA
+    (``1/||A||^2`` steps) and of FISTA (:func:`~sparserec.solvers.fista`), all at 1
+    BLAS thread.
+
+    Parameters
+    ----------
+    random_state : int
+    n_layers : int, default=10
+    max_steps : int, default=300
+        Adam steps of the training.
+
+    Returns
+    -------
+    list of DemoRow
+        ``"DU-ISTA-sup"``, ``"DU-ISTA-unsup"``, ``"ISTA-10"``, ``"FISTA-10"``; the NMSE
+        is over all test samples,
+        the time is the inference (or solve) time for all of them, the curve is the
+        NMSE of every layer (iteration).
+    """
+    rng = np.random.default_rng(random_state)
+    lam, n_train, n_test = 10.0, 5000, 1000
+    A = rng.normal(size=(75, 150))
+
+    def draw(size):
+        X = rng.normal(size=(size, 150)) * (rng.random((size, 150)) < 0.08)
+        return X @ A.T + np.sqrt(0.008) * rng.normal(size=(size, 75)), X
+
+    (Y_train, X_train), (Y, X) = draw(n_train), draw(n_test)
+    with threadpool_limits(1):
+        start = time.perf_counter()
+        nets = {loss: UnfoldedISTA(A, n_layers, lam, loss, max_steps=max_steps,
+                                   learning_rate=3e-2, random_state=random_state
+                                   ).fit(Y_train, X_train).network_
+                for loss in ("supervised", "unsupervised")}
+        trained = (time.perf_counter() - start) / 2
+        rows = []
+        plain = initial_network(Dense(A), "ista", n_layers, lam)
+        solves = [(label, lambda callback=None, net=network: unfolded(A, Y.T, net,
+                                                                        callback=callback))
+                  for label, network in [("DU-ISTA-sup", nets["supervised"]),
+                                         ("DU-ISTA-unsup", nets["unsupervised"]),
+                                         (f"ISTA-{n_layers}", plain)]]
+        solves.append((f"FISTA-{n_layers}", lambda callback=None: fista(
+            A, Y.T, lam=lam, max_iter=n_layers, tol=1e-14, check_every=n_layers,
+            callback=callback)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # FISTA stops at 10
+            for label, solve in solves:
+                start = time.perf_counter()
+                Z = solve().x.T
+                seconds = time.perf_counter() - start
+                rows.append((label, Z, n_layers, seconds, _batch_curve(solve, X.T)))
+    problem = (f"Deep unfolding (unfolding.md fixture): A 75x150 N(0,1), Bernoulli-Gaussian "
+               f"p=0.08, noise var 0.008, lam=10;\nDU-ISTA: {n_layers} layers, MSE (sup) or "
+               f"objective (unsup) loss, {max_steps} Adam steps on {n_train} samples in "
+               f"{trained:.1f} s each; NMSE on {n_test} test samples; time: inference for all")
+    return [DemoRow(label, metrics.nmse_db(X, Z), metrics.support_f1(X.T, Z.T), n_iter, seconds,
+                    curve, problem)
+            for label, Z, n_iter, seconds, curve in rows]
 
 
 def format_table(rows):

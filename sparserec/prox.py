@@ -56,7 +56,7 @@ def soft_threshold(v, t):
         from ._kernels import soft_threshold_numba
         return soft_threshold_numba(v, t)
     if not is_complex(xp, v):
-        return xp.sign(v) * xp.clip(xp.abs(v) - t, min=0.0)
+        return xp.sign(v) * xp.maximum(xp.abs(v) - t, 0.0)
     mod = xp.abs(v)
     safe = xp.where(mod > 0, mod, xp.ones_like(mod))
     shrink = xp.clip(1.0 - t / safe, min=0.0)

@@ -5,6 +5,7 @@ from .working_set import lasso, lasso_path
 from .proximal import fista, iht, ista, lasso_duality_gap
 from .kronecker_sbl import kronecker_sbl
 from .sbl import pattern_coupled_sbl, sbl
+from .unfolded import unfolded
 
 __all__ = ["Result", "Progress", "ista", "fista", "iht", "omp", "lasso", "lasso_path",
-           "lasso_duality_gap", "sbl", "pattern_coupled_sbl", "kronecker_sbl"]
+           "lasso_duality_gap", "sbl", "pattern_coupled_sbl", "kronecker_sbl", "unfolded"]
