@@ -6,6 +6,7 @@ n=150, Bernoulli-Gaussian p=0.08, A ~ N(0, 1) fixed (seed 1), lam=10, noise vari
 """
 import pickle
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from sparserec import LISTACP, ConvergenceWarning, UnfoldedIHT, UnfoldedISTA
 from sparserec.operators import Dense, FromLinearOperator, Kron
 from sparserec.solvers import fista, iht, lasso_duality_gap
-from sparserec.solvers.unfolded import (Network, forward, initial_network, loss_and_gradient,
+from sparserec.solvers.unfolded import (forward, initial_network, loss_and_gradient,
                                         loss_value, unfolded)
 
 from _helpers import forbid_host_sync, quiet, random_array
@@ -135,28 +136,33 @@ def test_plain_ista_reproduces_the_reference_table(fixture, lasso_optimum):
 
 
 # -- acceptance 2: exact gradients against central finite differences -------------------------
+_SS = (0.03, 0.1)        # support selection: 3 % more of the entries per layer, up to 10 %
 _GRADIENT_CASES = [("ista", None, "supervised"), ("ista", None, "unsupervised"),
                    ("iht", None, "supervised"), ("iht", None, "unsupervised"),
                    ("iht", 50.0, "supervised"), ("iht", 50.0, "unsupervised"),
-                   ("lista_cp", None, "supervised"), ("lista_cp", None, "unsupervised")]
+                   ("lista_cp", None, "supervised"), ("lista_cp", None, "unsupervised"),
+                   ("ista", _SS, "supervised"), ("lista_cp", _SS, "unsupervised")]
 
 
-def _perturbed_network(op, kind, smoothing, rng):
-    net = initial_network(op, kind, 6, 2.0, smoothing)
+def _perturbed_network(op, kind, option, rng):
+    """A network away from the plain start; ``option`` is IHT's smoothing or the support
+    selection of ISTA / LISTA-CP."""
+    net = initial_network(op, kind, 6, 2.0, option if kind == "iht" else None,
+                          option if kind != "iht" else None)
     for key, p in net.params.items():   # away from the plain start, thresholds included
         net.params[key] = p * (1 + 0.5 * rng.random(p.shape))
     return net
 
 
-@pytest.mark.parametrize("kind, smoothing, loss", _GRADIENT_CASES)
+@pytest.mark.parametrize("kind, option, loss", _GRADIENT_CASES)
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-def test_gradients_match_central_finite_differences(kind, smoothing, loss, dtype):
+def test_gradients_match_central_finite_differences(kind, option, loss, dtype):
     rng = np.random.default_rng(7)
     A = random_array(rng, (20, 40), dtype)
     X = random_array(rng, (40, 7), dtype) * (rng.random((40, 7)) < 0.2)
     Y = A @ X + 0.05 * random_array(rng, (20, 7), dtype)
     op = Dense(A)
-    net = _perturbed_network(op, kind, smoothing, rng)
+    net = _perturbed_network(op, kind, option, rng)
     _, grads = loss_and_gradient(op, Y, X, net, loss)
     for key, p in net.params.items():
         d = random_array(rng, p.shape, p.dtype) * np.abs(p).mean()
@@ -168,12 +174,34 @@ def test_gradients_match_central_finite_differences(kind, smoothing, loss, dtype
 
         h = 1e-5      # five-point central difference (fourth order)
         numeric = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h)
-        if kind == "iht" and smoothing is None and key == "lam":
+        if kind == "iht" and option is None and key == "lam":
             # the exact hard threshold's level has zero gradient, and the loss is flat in it
             assert np.all(grads[key] == 0) and numeric == 0
             continue
         assert abs(analytic) > 1e-6
         assert abs(numeric - analytic) <= 1e-6 * abs(analytic), (key, numeric, analytic)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_support_selection_keeps_the_largest_entries_unshrunk(dtype):
+    rng = np.random.default_rng(10)
+    A = random_array(rng, (20, 40), dtype)
+    Y = random_array(rng, (20, 6), dtype)
+    net = initial_network(Dense(A), "ista", 3, 0.5, support_selection=(0.05, 0.1))
+    lip = np.linalg.norm(A, 2) ** 2
+    X = np.zeros((40, 6), dtype=dtype)
+    for t in range(3):                         # written out: k = 2, 4, 4 entries bypass
+        V = X + A.conj().T @ (Y - A @ X) / lip
+        mod, level = np.abs(V), 0.5 / lip
+        k = int(min(0.05 * (t + 1), 0.1) * 40)
+        top = np.argsort(-mod, axis=0)[:k]
+        keep = np.zeros(V.shape, bool)
+        np.put_along_axis(keep, top, True, axis=0)
+        keep &= mod > level
+        X = np.where(keep, V, V * np.maximum(1 - level / np.where(mod > 0, mod, 1), 0))
+        np.testing.assert_allclose(unfolded(A, Y, net, n_layers=t + 1).x, X, rtol=1e-12,
+                                   atol=1e-14)
+    assert keep.sum() > 0
 
 
 def test_incremental_loss_gives_later_layers_zero_gradient():
@@ -326,6 +354,7 @@ def test_bad_training_data_is_named(small):
 
 # -- API -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("cls, kw", [(UnfoldedISTA, dict(learn_threshold=True)),
+                                     (UnfoldedISTA, dict(support_selection=(0.05, 0.2))),
                                      (UnfoldedIHT, dict(smoothing=20.0, learn_threshold=True)),
                                      (UnfoldedIHT, {}), (LISTACP, {})])
 def test_clone_pickle_save_and_load(small, tmp_path, cls, kw):
@@ -405,18 +434,19 @@ def test_operators_and_complex_data_train():
 
 
 # -- array API and GPU ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind, smoothing", [("ista", None), ("iht", 30.0), ("lista_cp", None)])
+@pytest.mark.parametrize("kind, option", [("ista", None), ("iht", 30.0), ("lista_cp", None),
+                                          ("ista", _SS)])
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
-def test_array_api_strict_matches_numpy(monkeypatch, kind, smoothing, dtype):
+def test_array_api_strict_matches_numpy(monkeypatch, kind, option, dtype):
     xps = pytest.importorskip("array_api_strict")
     rng = np.random.default_rng(11)
     A = random_array(rng, (15, 30), np.dtype(dtype))
     X = random_array(rng, (30, 6), np.dtype(dtype)) * (rng.random((30, 6)) < 0.2)
     Y = A @ X
-    net = _perturbed_network(Dense(A), kind, smoothing, rng)
+    net = _perturbed_network(Dense(A), kind, option, rng)
     ref_value, ref_grads = loss_and_gradient(Dense(A), Y, X, net, "unsupervised")
     op = Dense(xps.asarray(A))
-    snet = Network(kind, net.lam, {k: xps.asarray(v) for k, v in net.params.items()}, smoothing)
+    snet = replace(net, params={k: xps.asarray(v) for k, v in net.params.items()})
     value, grads = loss_and_gradient(op, xps.asarray(Y), xps.asarray(X), snet, "unsupervised")
     assert float(value) == pytest.approx(float(ref_value), rel=1e-12)
     for key in grads:

@@ -5,6 +5,8 @@ parameter (the network is built for it) and ``fit`` learns from data: rows of
 ``Y_train`` are measurement vectors ``y = A x + w``, rows of ``X_train`` (supervised
 loss only) their sparse signals.
 """
+from dataclasses import replace
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -99,6 +101,20 @@ class _Unfolded(BaseEstimator):
     def _smoothing(self):
         return None
 
+    def _support_selection(self):
+        ss = getattr(self, "support_selection", None)
+        if ss is None:
+            return None
+        try:
+            p, p_max = (check_scalar(v, "support_selection", low=0, low_inclusive=False,
+                                     high=1) for v in ss)
+        except TypeError:
+            raise TypeError("support_selection must be None or a pair (p, p_max) of "
+                            f"fractions, got {ss!r}") from None
+        if p > p_max:
+            raise ValueError(f"support_selection=(p, p_max) needs p <= p_max, got {ss!r}")
+        return (p, p_max)
+
     def _trainable(self):
         return ("step", "lam") if check_bool(self.learn_threshold, "learn_threshold") \
             else ("step",)
@@ -118,8 +134,8 @@ class _Unfolded(BaseEstimator):
         Y_train : array-like of shape ``(n_samples, m)``
             Measurement vectors, one per row (real or complex).
         X_train : array-like of shape ``(n_samples, n)``, optional
-            Their sparse signals; required by ``loss="supervised"``, used by the
-            unsupervised loss only for the validation diagnostics (never for training).
+            Their sparse signals; required by ``loss="supervised"``, ignored by the
+            unsupervised loss (which trains and validates on the objective).
 
         Returns
         -------
@@ -133,8 +149,9 @@ class _Unfolded(BaseEstimator):
         if self.loss == "supervised" and X is None:
             raise ValueError("loss='supervised' needs the true signals: call "
                              "fit(Y_train, X_train), or use loss='unsupervised'")
-        lam = self._lam(op, _column_major(xp, Y))
-        net0 = initial_network(op, self._kind, T, lam, self._smoothing())
+        lam = self._lam(op, Y)
+        net0 = initial_network(op, self._kind, T, lam, self._smoothing(),
+                               self._support_selection())
         lip = float(op.norm2()) ** 2
         scales = self._scales(net0, lip)
         trainable = self._trainable()
@@ -142,7 +159,7 @@ class _Unfolded(BaseEstimator):
         train, valid = _split(Y.shape[0], self.validation_fraction, self.early_stopping, rng)
 
         def to_net(z):
-            return Network(self._kind, lam, {k: z[k] * scales[k] for k in z}, net0.smoothing)
+            return replace(net0, params={k: z[k] * scales[k] for k in z})
 
         def subset(rows, idx):        # the samples idx, as columns
             return None if rows is None else \
@@ -182,7 +199,7 @@ class _Unfolded(BaseEstimator):
         if self.lam is not None:
             return float(self.lam)
         xp = op.xp
-        corr = xp.max(xp.abs(op._rmatmat(Y)), axis=0)
+        corr = xp.max(xp.abs(op._rmatmat(_column_major(xp, Y))), axis=0)
         return 0.1 * float(np.median(to_numpy(corr)))
 
     def _set_network(self, net, op):
@@ -293,8 +310,10 @@ class _Unfolded(BaseEstimator):
         check_is_fitted(self, "network_")
         net = self.network_
         smoothing = np.nan if net.smoothing is None else net.smoothing
+        selection = (np.nan, np.nan) if net.support_selection is None else net.support_selection
         params = {f"param_{k}": to_numpy(v) for k, v in net.params.items()}
         np.savez(path, kind=np.str_(net.kind), lam=net.lam, smoothing=smoothing,
+                 support_selection=np.asarray(selection, dtype=float),
                  operator_shape=np.asarray(self._operator().shape), operator_norm=self._norm,
                  **params)
 
@@ -324,8 +343,10 @@ class _Unfolded(BaseEstimator):
             smoothing = float(data["smoothing"])
             params = {k[len("param_"):]: op.xp.asarray(data[k]) for k in data.files
                       if k.startswith("param_")}
+            selection = tuple(float(v) for v in data["support_selection"])
             net = Network(kind, float(data["lam"]), params,
-                          None if np.isnan(smoothing) else smoothing)
+                          None if np.isnan(smoothing) else smoothing,
+                          None if np.isnan(selection[0]) else selection)
         self._set_network(net, op)
         return self
 
@@ -425,6 +446,10 @@ class UnfoldedISTA(_Unfolded):
     ----------{_COMMON_DOC.replace("LR", "1e-2")}
     learn_threshold : bool, default=False
         Also learn the per-layer threshold weights ``lam_t``.
+    support_selection : (float, float), optional
+        ``(p, p_max)``: in layer ``t`` the entries among the ``min(p (t + 1), p_max)``
+        fraction of largest moduli that pass the threshold skip the shrinkage (Chen et
+        al. 2018; ALISTA uses ``(0.012, 0.13)``).
 
     Attributes
     ----------{_COMMON_ATTRS}
@@ -446,10 +471,11 @@ class UnfoldedISTA(_Unfolded):
     _kind = "ista"
 
     def __init__(self, A, n_layers=10, lam=None, loss="unsupervised", *, learn_threshold=False,
-                 training="end-to-end", learning_rate=1e-2, batch_size=100, max_steps=1000,
-                 validation_fraction=0.1, early_stopping=False, n_iter_no_change=5,
-                 validation_interval=50, tol=1e-4, random_state=None, verbose=False):
-        self.learn_threshold = learn_threshold
+                 support_selection=None, training="end-to-end", learning_rate=1e-2,
+                 batch_size=100, max_steps=1000, validation_fraction=0.1,
+                 early_stopping=False, n_iter_no_change=5, validation_interval=50, tol=1e-4,
+                 random_state=None, verbose=False):
+        self.learn_threshold, self.support_selection = learn_threshold, support_selection
         self._common_init(A, n_layers, lam, loss, training, learning_rate, batch_size,
                           max_steps, validation_fraction, early_stopping, n_iter_no_change,
                           validation_interval, tol, random_state, verbose)
@@ -510,6 +536,8 @@ class LISTACP(_Unfolded):
 
     Parameters
     ----------{_COMMON_DOC.replace("LR", "1e-3")}
+    support_selection : (float, float), optional
+        As in :class:`UnfoldedISTA` (LISTA-CPSS).
 
     Attributes
     ----------{_COMMON_ATTRS}
@@ -518,10 +546,11 @@ class LISTACP(_Unfolded):
 
     _kind = "lista_cp"
 
-    def __init__(self, A, n_layers=10, lam=None, loss="unsupervised", *, training="end-to-end",
-                 learning_rate=1e-3, batch_size=100, max_steps=1000, validation_fraction=0.1,
-                 early_stopping=False, n_iter_no_change=5, validation_interval=50, tol=1e-4,
-                 random_state=None, verbose=False):
+    def __init__(self, A, n_layers=10, lam=None, loss="unsupervised", *, support_selection=None,
+                 training="end-to-end", learning_rate=1e-3, batch_size=100, max_steps=1000,
+                 validation_fraction=0.1, early_stopping=False, n_iter_no_change=5,
+                 validation_interval=50, tol=1e-4, random_state=None, verbose=False):
+        self.support_selection = support_selection
         self._common_init(A, n_layers, lam, loss, training, learning_rate, batch_size,
                           max_steps, validation_fraction, early_stopping, n_iter_no_change,
                           validation_interval, tol, random_state, verbose)

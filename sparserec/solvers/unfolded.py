@@ -7,7 +7,8 @@ Layer ``t`` maps the iterate ``x_t`` (columns of ``X``, one problem each) to
   the surrogate ``x+ = v sigmoid(beta (|v| - tau))`` (differentiable in ``tau``);
 * LISTA-CP (Chen et al. 2018): ``v = x + W_t^H (y - A x)``, ``x+ = soft(v, theta_t)``,
 
-from ``x_0 = 0``.  With every ``g_t = 1/||A||^2`` the ISTA and IHT networks are plain
+from ``x_0 = 0``; ISTA and LISTA-CP optionally with support selection (the largest
+entries of each layer bypass the shrinkage).  With every ``g_t = 1/||A||^2`` the ISTA and IHT networks are plain
 ISTA and IHT.  Everything is written against the array API: forward, backward, losses
 and inference run unchanged on NumPy, CuPy and ``array_api_strict`` arrays, batched
 over the columns, real or complex.
@@ -55,12 +56,17 @@ class Network:
         ``"threshold"`` ``(T,)`` (LISTA-CP).
     smoothing : float or None
         IHT only: slope ``beta`` of the sigmoid surrogate of the hard threshold.
+    support_selection : (float, float) or None
+        ISTA and LISTA-CP only: ``(p, p_max)``; in layer ``t`` the entries among the
+        ``min(p (t + 1), p_max) n`` largest moduli of every column that pass the
+        threshold are kept without shrinkage (Chen et al. 2018's support selection).
     """
 
     kind: str
     lam: float
     params: dict = field(default_factory=dict)
     smoothing: float = None
+    support_selection: tuple = None
 
     @property
     def n_layers(self):
@@ -73,7 +79,7 @@ class Network:
         return replace(self, params={k: v * 1 for k, v in self.params.items()})
 
 
-def initial_network(op, kind, n_layers, lam, smoothing=None):
+def initial_network(op, kind, n_layers, lam, smoothing=None, support_selection=None):
     """The network whose layers are plain ISTA / IHT steps (``g_t = 1/||A||^2``).
 
     LISTA-CP starts from ``W_t = A / ||A||^2`` and ``theta_t = lam / ||A||^2`` (its
@@ -87,6 +93,7 @@ def initial_network(op, kind, n_layers, lam, smoothing=None):
     n_layers : int
     lam : float
     smoothing : float, optional
+    support_selection : (float, float), optional
 
     Returns
     -------
@@ -101,7 +108,8 @@ def initial_network(op, kind, n_layers, lam, smoothing=None):
         params = {"weight": xp.stack([dense] * n_layers, axis=0), "threshold": ones * (lam * inv_l)}
     else:
         params = {"step": ones * inv_l, "lam": ones * lam}
-    return Network(kind=kind, lam=float(lam), params=params, smoothing=smoothing)
+    return Network(kind=kind, lam=float(lam), params=params, smoothing=smoothing,
+                   support_selection=support_selection)
 
 
 def layer_thresholds(xp, net):
@@ -137,9 +145,25 @@ def _direction(op, net, t, X, Y):
     return xp.astype(net.params["step"][t], G.dtype) * G, G
 
 
-def _shrink(xp, net, V, level):
+def _bypass(xp, net, V, level, t):
+    """Entries of layer ``t`` that support selection keeps unshrunk (None: no selection)."""
+    if net.support_selection is None:
+        return None
+    p, p_max = net.support_selection
+    n = V.shape[0]
+    k = int(min(p * (t + 1), p_max) * n)
+    if k < 1:
+        return None
+    mod = xp.abs(V)
+    cutoff = xp.sort(mod, axis=0)[n - k:n - k + 1, ...]     # k-th largest of each column
+    return (mod >= cutoff) & (mod > level)
+
+
+def _shrink(xp, net, V, level, t):
     if net.kind != "iht":
-        return soft_threshold(V, level)
+        X = soft_threshold(V, level)
+        keep = _bypass(xp, net, V, level, t)
+        return X if keep is None else xp.where(keep, V, X)
     if net.smoothing is None:
         return hard_threshold(V, level)
     return V * xp.astype(_gate(xp, net, V, level), V.dtype)
@@ -151,7 +175,7 @@ def _gate(xp, net, V, level):
     return 0.5 * (1.0 + xp.tanh(0.5 * z))      # sigmoid without overflow
 
 
-def _shrink_backward(xp, net, V, level, gX):
+def _shrink_backward(xp, net, V, level, t, gX):
     """``dL/dv`` and ``dL/dlevel`` (a 0-d real sum) of one threshold, given ``dL/dx+``."""
     mod = xp.abs(V)
     if net.kind == "iht" and net.smoothing is not None:
@@ -164,17 +188,21 @@ def _shrink_backward(xp, net, V, level, gX):
     active = xp.astype(mod > level, mod.dtype)
     if net.kind == "iht":
         return gX * xp.astype(active, gX.dtype), xp.zeros((), dtype=level.dtype)
+    keep = _bypass(xp, net, V, level, t)
+    # entries kept unshrunk pass the gradient and give the level none
+    shrunk = active if keep is None else xp.where(keep, xp.zeros_like(active), active)
     if not is_complex(xp, V):
         gV = gX * active
-        return gV, -xp.sum(gV * xp.sign(V))
+        return gV, -xp.sum(gV * shrunk * xp.sign(V))
     # complex: x+ = (|v| - level) u with u = v/|v|; the radial part of the gradient
     # passes, the tangential part shrinks by (|v| - level)/|v|
     safe = xp.where(mod > level, mod, xp.ones_like(mod))
     unit = V / xp.astype(safe, V.dtype)
-    radial = active * xp.real(conj(xp, unit) * gX)
+    radial = shrunk * xp.real(conj(xp, unit) * gX)
     ratio = xp.astype(level / safe, V.dtype)
     gV = gX * (1.0 - ratio) + ratio * xp.astype(radial, V.dtype) * unit
-    return gV * xp.astype(active, V.dtype), -xp.sum(radial)
+    gV = gV * xp.astype(shrunk, V.dtype)
+    return (gV if keep is None else xp.where(keep, gX, gV)), -xp.sum(radial)
 
 
 def forward(op, Y, net, n_layers=None, cache=False):
@@ -204,7 +232,7 @@ def forward(op, Y, net, n_layers=None, cache=False):
     for t in range(T):
         D, aux = _direction(op, net, t, X, Y)
         V = X + D
-        X = _shrink(xp, net, V, levels[t])
+        X = _shrink(xp, net, V, levels[t], t)
         if cache:
             saved.append((V, aux))
     return (X, saved) if cache else X
@@ -219,7 +247,7 @@ def _backward(op, net, saved, gX):
     grads = {k: [None] * T for k in p}
     for t in reversed(range(T)):
         V, aux = saved[t]
-        gV, g_level = _shrink_backward(xp, net, V, levels[t], gX)
+        gV, g_level = _shrink_backward(xp, net, V, levels[t], t, gX)
         if net.kind == "lista_cp":
             W = p["weight"][t, ...]
             # v = x + W^H r: dL/dW = r gV^H, dL/dx = gV - A^H W gV
@@ -348,7 +376,7 @@ class _Layers:
     def step(self, op, Y, st, it):
         xp = op.xp
         D, _ = _direction(op, self.net, it, st["x"], Y)
-        X = _shrink(xp, self.net, st["x"] + D, layer_thresholds(xp, self.net)[it])
+        X = _shrink(xp, self.net, st["x"] + D, layer_thresholds(xp, self.net)[it], it)
         return {"x": X, "depth": st["depth"] + 1.0}
 
     def criterion(self, op, Y, st):
