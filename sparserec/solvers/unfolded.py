@@ -193,7 +193,7 @@ def _shrink_backward(xp, net, V, level, t, gX):
     shrunk = active if keep is None else xp.where(keep, xp.zeros_like(active), active)
     if not is_complex(xp, V):
         gV = gX * active
-        return gV, -xp.sum(gV * shrunk * xp.sign(V))
+        return gV, -xp.sum((gV if keep is None else gV * shrunk) * xp.sign(V))
     # complex: x+ = (|v| - level) u with u = v/|v|; the radial part of the gradient
     # passes, the tangential part shrinks by (|v| - level)/|v|
     safe = xp.where(mod > level, mod, xp.ones_like(mod))
