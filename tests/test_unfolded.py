@@ -225,6 +225,9 @@ def test_unsupervised_ista_never_beats_the_lasso_optimum(fixture, lasso_optimum,
         X = est.predict(Y)
         F = 0.5 * np.sum((Y - X @ A.T) ** 2, axis=1) + LAM * np.abs(X).sum(axis=1)
         assert np.all(F >= lower - 1e-8)
+        # the objective the package reports (diagnostics, score) is this one
+        assert est.layer_diagnostics(Y).objective.iloc[-1] == pytest.approx(F.mean(), rel=1e-12)
+        assert est.score(Y) == pytest.approx(-F.mean(), rel=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["supervised", "unsupervised"])
@@ -303,10 +306,41 @@ def test_early_stopping_keeps_the_best_validation_network():
                        random_state=0).fit(X @ A.T)
     assert est.stopped_early_ and est.n_iter_ < 3000
     curve = est.validation_curve_[:, 1]
-    # the kept network is the best one evaluated
-    assert est.score(X[:60] @ A.T) == pytest.approx(-loss_value(
-        Dense(A), (X[:60] @ A.T).T, None, est.network_, "unsupervised"))
-    assert curve.min() <= curve[-1]
+    # the best evaluation by the stopping rule (a relative improvement of tol counts)
+    best, kept = np.inf, None
+    for i, value in enumerate(curve):
+        if not np.isfinite(best) or value < best - 1e-2 * abs(best):
+            best, kept = value, i
+    assert kept < curve.size - 3          # the last n_iter_no_change evaluations were worse
+    # the validation samples: the split is the first draw of the estimator's generator
+    order = np.random.default_rng(0).permutation(600)
+    valid = np.sort(order[:60])
+    held_out = loss_value(Dense(A), (X[valid] @ A.T).T, None, est.network_, "unsupervised")
+    assert float(held_out) == pytest.approx(curve[kept], rel=1e-12)
+
+
+def test_a_diverging_validation_loss_returns_to_the_best_parameters():
+    from sparserec.solvers._training import adam_train
+    calls, steps = [], []
+
+    def objective(params, batch, depth):         # minimise w^2
+        steps.append(params["w"].copy())
+        return params["w"][0] ** 2, {"w": 2 * params["w"]}
+
+    def validate(params, depth):                 # the 3rd evaluation "diverges"
+        calls.append(params["w"].copy())
+        return 1e9 if len(calls) == 3 else float(params["w"][0] ** 2)
+
+    params, log = adam_train(objective, {"w": np.array([3.0])}, trainable=("w",), lower={},
+                             batches=iter(lambda: None, 1), stages=[(1, 40)],
+                             learning_rate=0.1, validate=validate, validation_interval=10)
+    assert log.n_rejected == 1 and log.learning_rate == pytest.approx(0.05)
+    assert [v for _, _, v in log.validation][2] == 1e9
+    # the step after the rejected evaluation (at step 30) starts from the best network,
+    # the one evaluated at step 20, not from the one that "diverged"
+    np.testing.assert_array_equal(steps[30], calls[1])
+    assert not np.array_equal(steps[30], calls[2])
+    assert abs(params["w"][0]) < 3.0
 
 
 # -- acceptance 8: bad input --------------------------------------------------------------------
@@ -344,6 +378,10 @@ def test_bad_training_data_is_named(small):
         UnfoldedISTA(A, loss="supervised").fit(Y)
     with pytest.raises(ValueError, match="A must be one"):
         UnfoldedISTA(np.stack([A, A])).fit(Y)
+    with pytest.raises(ValueError, match="support_selection"):
+        UnfoldedISTA(A, support_selection=(0.1, 0.2, 0.3)).fit(Y)
+    with pytest.raises(ValueError, match="p <= p_max"):
+        UnfoldedISTA(A, support_selection=(0.3, 0.2)).fit(Y)
     with pytest.raises(ValueError, match="learn_threshold=True needs smoothing"):
         UnfoldedIHT(A, learn_threshold=True).fit(Y)
     with pytest.raises(ValueError, match="Y has 19 columns"):

@@ -105,6 +105,9 @@ class _Unfolded(BaseEstimator):
         ss = getattr(self, "support_selection", None)
         if ss is None:
             return None
+        if not hasattr(ss, "__len__") or len(ss) != 2:
+            raise ValueError("support_selection must be None or a pair (p, p_max) of "
+                             f"fractions, got {ss!r}")
         try:
             p, p_max = (check_scalar(v, "support_selection", low=0, low_inclusive=False,
                                      high=1) for v in ss)
